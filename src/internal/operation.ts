@@ -1,0 +1,394 @@
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { dual } from "effect/Function"
+import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as SubscriptionRef from "effect/SubscriptionRef"
+import { type NodeFailure, OperationGroupFailed, OperationInvalid, OperationTimeout } from "./errors.js"
+import { emptyPolicy, type NodePolicy, type NodeTag, OperationImpl, type Wrapper } from "./operationNode.js"
+import { childIds, compile, KIND_LEAF, pathOf, type Plan } from "./plan.js"
+import { type OperationEvent, type ReportImpl, SnapshotImpl, toEvent } from "./snapshot.js"
+import { Tracker } from "./tracker.js"
+
+// ---------------------------------------------------------------------------
+// Construction
+// ---------------------------------------------------------------------------
+
+/** @internal */
+export class LeafSpans extends Context.Reference<LeafSpans>()("effect-loom/Operation/LeafSpans", {
+  defaultValue: () => false
+}) {}
+
+const commitNode = (self: OperationImpl): Effect.Effect<unknown, unknown, unknown> => run(self, {})
+
+/** @internal */
+export const leaf = (
+  name: string,
+  effect: Effect.Effect<unknown, unknown, unknown>,
+  options?: { readonly span?: boolean | undefined }
+): OperationImpl =>
+  new OperationImpl(
+    {
+      _tag: "Leaf",
+      name,
+      effect,
+      children: [],
+      keys: undefined,
+      concurrency: 1,
+      failFast: true,
+      policy: { ...emptyPolicy, span: options?.span }
+    },
+    commitNode
+  )
+
+type ChildrenInput = ReadonlyArray<OperationImpl> | Readonly<Record<string, OperationImpl>>
+
+/** @internal */
+export const group = (
+  tag: Exclude<NodeTag, "Leaf">,
+  name: string,
+  children: ChildrenInput,
+  options: {
+    readonly concurrency?: number | "unbounded" | undefined
+    readonly failure?: "fail-fast" | "best-effort" | undefined
+    readonly span?: boolean | undefined
+  } | undefined
+): OperationImpl => {
+  const isArray = Array.isArray(children)
+  const keys = isArray ? undefined : Object.keys(children)
+  const list: ReadonlyArray<OperationImpl> = isArray
+    ? (children as ReadonlyArray<OperationImpl>)
+    : Object.values(children as Readonly<Record<string, OperationImpl>>)
+  return new OperationImpl(
+    {
+      _tag: tag,
+      name,
+      effect: undefined,
+      children: list,
+      keys,
+      concurrency: tag === "Sequence" ? 1 : options?.concurrency ?? "unbounded",
+      failFast: (options?.failure ?? "fail-fast") === "fail-fast",
+      policy: { ...emptyPolicy, span: options?.span }
+    },
+    commitNode
+  )
+}
+
+const withPolicy = (self: OperationImpl, f: (policy: NodePolicy) => NodePolicy): OperationImpl =>
+  self.with({ policy: f(self.policy) })
+
+/** @internal */
+export const withRetry = dual(
+  2,
+  (self: OperationImpl, schedule: Schedule.Schedule<unknown, never, unknown>): OperationImpl =>
+    withPolicy(self, (p) => ({ ...p, retry: schedule }))
+)
+
+/** @internal */
+export const withTimeout = dual(
+  2,
+  (self: OperationImpl, duration: Duration.DurationInput): OperationImpl =>
+    withPolicy(self, (p) => ({ ...p, timeout: Duration.decode(duration) }))
+)
+
+/** @internal */
+export const withSpan = dual(
+  2,
+  (self: OperationImpl, enabled: boolean): OperationImpl => withPolicy(self, (p) => ({ ...p, span: enabled }))
+)
+
+/** @internal */
+export const withWrapper = dual(
+  2,
+  (self: OperationImpl, wrapper: Wrapper): OperationImpl =>
+    withPolicy(self, (p) => ({ ...p, wrappers: [...p.wrappers, wrapper] }))
+)
+
+/** @internal */
+export const validate = (self: OperationImpl): Either.Either<void, OperationInvalid> =>
+  Either.map(compile(self), () => undefined)
+
+// ---------------------------------------------------------------------------
+// Execution
+// ---------------------------------------------------------------------------
+
+interface RunContext {
+  readonly plan: Plan
+  readonly tracker: Tracker
+  readonly leafSpans: boolean
+}
+
+const applyPolicy = (
+  ctx: RunContext,
+  id: number,
+  body: Effect.Effect<unknown, unknown, unknown>,
+  isLeaf: boolean
+): Effect.Effect<unknown, unknown, unknown> => {
+  const op = ctx.plan.ops[id]!
+  const policy = op.policy
+  let eff = body
+  for (const wrap of policy.wrappers) eff = wrap(eff)
+  if (policy.timeout !== undefined) {
+    const duration = policy.timeout
+    eff = Effect.timeoutFail(eff, {
+      duration,
+      onTimeout: () => new OperationTimeout({ path: pathOf(ctx.plan, id), duration })
+    })
+  }
+  if (policy.retry !== undefined) {
+    eff = Effect.retry(eff, policy.retry as Schedule.Schedule<unknown, unknown, unknown>)
+  }
+  const span = policy.span ?? (isLeaf ? ctx.leafSpans : true)
+  if (span) {
+    eff = Effect.withSpan(eff, pathOf(ctx.plan, id), {
+      attributes: { "operation.path": pathOf(ctx.plan, id), "operation.kind": op._tag.toLowerCase() }
+    })
+  }
+  return eff
+}
+
+const runLeaf = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> => {
+  const op = ctx.plan.ops[id]!
+  const tracker = ctx.tracker
+  const effect = op.effect!
+  const attempt = Effect.suspend(() => {
+    tracker.begin(id)
+    return effect
+  })
+  const policy = op.policy
+  const body = policy.wrappers.length === 0 && policy.timeout === undefined && policy.retry === undefined &&
+      !(policy.span ?? ctx.leafSpans)
+    ? attempt
+    : applyPolicy(ctx, id, attempt, true)
+  return Effect.flatMap(Effect.exit(body), (exit) => {
+    tracker.finish(id, exit)
+    return exit
+  })
+}
+
+const collectFailures = (
+  ctx: RunContext,
+  ids: ReadonlyArray<number>,
+  exits: ReadonlyArray<Exit.Exit<unknown, unknown>>
+): Array<NodeFailure<unknown>> => {
+  const failures: Array<NodeFailure<unknown>> = []
+  for (let i = 0; i < exits.length; i++) {
+    const exit = exits[i]!
+    if (Exit.isSuccess(exit)) continue
+    const leaves = ctx.tracker.failedLeaves(ids[i]!)
+    if (leaves.length === 0) {
+      failures.push({ path: pathOf(ctx.plan, ids[i]!), cause: exit.cause })
+    } else {
+      for (const leafId of leaves) {
+        failures.push({ path: pathOf(ctx.plan, leafId), cause: ctx.tracker.causes.get(leafId)! })
+      }
+    }
+  }
+  return failures
+}
+
+const shapeOutput = (op: OperationImpl, values: ReadonlyArray<unknown>): unknown => {
+  if (op.keys === undefined) return values
+  const out: Record<string, unknown> = {}
+  for (let i = 0; i < op.keys.length; i++) out[op.keys[i]!] = values[i]
+  return out
+}
+
+const runGroup = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> => {
+  const op = ctx.plan.ops[id]!
+  const tracker = ctx.tracker
+  const body = Effect.suspend(() => {
+    tracker.begin(id)
+    const ids = childIds(ctx.plan, id)
+    const concurrency = op.concurrency
+    if (op.failFast) {
+      return Effect.map(
+        Effect.forEach(ids, (c) => runNode(ctx, c), { concurrency }),
+        (values) => shapeOutput(op, values)
+      )
+    }
+    return Effect.flatMap(
+      Effect.forEach(ids, (c) => Effect.exit(runNode(ctx, c)), { concurrency }),
+      (exits) => {
+        const failures = collectFailures(ctx, ids, exits)
+        if (failures.length === 0) {
+          return Effect.succeed(shapeOutput(op, exits.map((e) => (e as Exit.Success<unknown, unknown>).value)))
+        }
+        return Effect.fail(new OperationGroupFailed({ path: pathOf(ctx.plan, id), failures }))
+      }
+    )
+  })
+  return Effect.flatMap(Effect.exit(applyPolicy(ctx, id, body, false)), (exit) => {
+    // A group that stopped early leaves nothing running behind it.
+    if (Exit.isFailure(exit)) tracker.sweep(id + 1, ctx.plan.end[id]!)
+    tracker.finish(id, exit)
+    return exit
+  })
+}
+
+const runNode = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> =>
+  ctx.plan.kind[id] === KIND_LEAF ? runLeaf(ctx, id) : runGroup(ctx, id)
+
+/** @internal */
+export interface RunOptions {
+  readonly onProgress?: ((progress: ProgressImpl) => Effect.Effect<void>) | undefined
+  readonly interval?: Duration.DurationInput | undefined
+}
+
+/** @internal */
+export interface ProgressImpl {
+  readonly snapshot: SnapshotImpl
+  readonly events: ReadonlyArray<OperationEvent>
+}
+
+interface Started {
+  readonly tracker: Tracker
+  readonly ctx: RunContext
+}
+
+const prepare = (self: OperationImpl, recordEvents: boolean): Effect.Effect<Started, OperationInvalid> =>
+  Effect.flatMap(Effect.all([Effect.clock, LeafSpans]), ([clock, leafSpans]) =>
+    Either.match(compile(self), {
+      onLeft: Effect.fail,
+      onRight: (plan) => {
+        const tracker = new Tracker(plan, () => clock.unsafeCurrentTimeMillis(), recordEvents)
+        return Effect.succeed({ tracker, ctx: { plan, tracker, leafSpans } })
+      }
+    }))
+
+/** Runs a prepared tree; on interruption marks running nodes cancelled and pending ones skipped. */
+const execute = (started: Started): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.onInterrupt(runNode(started.ctx, 0), () => Effect.sync(() => started.tracker.sweep(0, started.ctx.plan.size)))
+
+const progressOf = (tracker: Tracker): ProgressImpl => ({
+  snapshot: SnapshotImpl.of(tracker),
+  events: tracker.drainEvents().map((raw) => toEvent(tracker, raw))
+})
+
+/** Samples the tracker every `interval` and hands batches to `publish`; a last batch at the end. */
+const withSampler = (
+  started: Started,
+  interval: Duration.DurationInput,
+  publish: (progress: ProgressImpl) => Effect.Effect<void>
+) =>
+<A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+  const tracker = started.tracker
+  let seen = -1
+  const tick = Effect.suspend(() => {
+    if (tracker.version === seen) return Effect.void
+    seen = tracker.version
+    return publish(progressOf(tracker))
+  })
+  const loop = Effect.forever(Effect.zipRight(Effect.sleep(interval), tick))
+  return Effect.acquireUseRelease(
+    Effect.zipRight(tick, Effect.forkDaemon(Effect.interruptible(loop))),
+    () => effect,
+    (fiber) => Effect.zipRight(Fiber.interrupt(fiber), tick)
+  )
+}
+
+/** @internal */
+export const run = (self: OperationImpl, options: RunOptions): Effect.Effect<unknown, unknown, unknown> => {
+  const onProgress = options.onProgress
+  if (onProgress === undefined) {
+    return Effect.flatMap(prepare(self, false), execute)
+  }
+  return Effect.flatMap(
+    prepare(self, true),
+    (started) => execute(started).pipe(withSampler(started, options.interval ?? "100 millis", onProgress))
+  )
+}
+
+/** @internal */
+export interface ExecutionImpl {
+  readonly fiber: Fiber.RuntimeFiber<unknown, unknown>
+  readonly snapshot: Effect.Effect<SnapshotImpl>
+  readonly changes: Stream.Stream<SnapshotImpl>
+  readonly await: Effect.Effect<ReportImpl<unknown, unknown>>
+}
+
+/** @internal */
+export const start = (
+  self: OperationImpl,
+  options: RunOptions
+): Effect.Effect<ExecutionImpl, OperationInvalid, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The tree's own requirements are the caller's business (see the public signature).
+    const started = yield* prepare(self, options.onProgress !== undefined)
+    const clock = yield* Effect.clock
+    const ref = yield* SubscriptionRef.make(SnapshotImpl.of(started.tracker))
+    const done = yield* Deferred.make<ReportImpl<unknown, unknown>>()
+    const t0 = clock.unsafeCurrentTimeMillis()
+    const publish = (progress: ProgressImpl) =>
+      Effect.zipRight(
+        SubscriptionRef.set(ref, progress.snapshot),
+        options.onProgress === undefined ? Effect.void : options.onProgress(progress)
+      )
+    const fiber = yield* execute(started).pipe(
+      withSampler(started, options.interval ?? "100 millis", publish),
+      Effect.onExit((exit) =>
+        Deferred.succeed(done, {
+          exit,
+          snapshot: SnapshotImpl.of(started.tracker),
+          durationMillis: clock.unsafeCurrentTimeMillis() - t0
+        })
+      ),
+      Effect.forkScoped
+    )
+    return {
+      fiber,
+      snapshot: Effect.sync(() => SnapshotImpl.of(started.tracker)),
+      changes: Stream.takeUntil(ref.changes, (s) => s.plan.leafCount === s.completed && isSettled(s)),
+      await: Deferred.await(done)
+    }
+  }) as Effect.Effect<ExecutionImpl, OperationInvalid, Scope.Scope>
+
+const isSettled = (s: SnapshotImpl): boolean => {
+  const root = s.statusAt(0)
+  return root !== "pending" && root !== "running"
+}
+
+/** @internal */
+export const runReport = (
+  self: OperationImpl,
+  options: RunOptions
+): Effect.Effect<ReportImpl<unknown, unknown>, never, unknown> =>
+  Effect.scoped(Effect.flatMap(start(self, options), (execution) => execution.await)).pipe(
+    Effect.catchAll((invalid) =>
+      Effect.clockWith((clock) =>
+        Effect.succeed<ReportImpl<unknown, unknown>>({
+          exit: Exit.fail(invalid),
+          snapshot: emptySnapshot(self, clock.unsafeCurrentTimeMillis()),
+          durationMillis: 0
+        })
+      )
+    )
+  )
+
+const emptySnapshot = (self: OperationImpl, at: number): SnapshotImpl => {
+  const plan: Plan = {
+    size: 1,
+    leafCount: 0,
+    ops: [self],
+    parent: Int32Array.of(-1),
+    end: Int32Array.of(1),
+    depth: new Uint16Array(1),
+    kind: new Uint8Array(1)
+  }
+  return new SnapshotImpl(
+    plan,
+    Uint8Array.of(3),
+    new Uint32Array(1),
+    Float64Array.of(Number.NaN),
+    Float64Array.of(Number.NaN),
+    new Map(),
+    0,
+    at
+  )
+}
