@@ -215,6 +215,36 @@ export const leaf = <A, E, R>(
   >
 
 /**
+ * What a leaf built with `leafWith` sees of its own node: its path, and a way
+ * to report compensation states into the tree's status (sagas use it).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type NodeHandle = import("./internal/operationNode.js").NodeHandle
+
+/**
+ * A leaf whose effect is built, each time it runs, from its node handle.
+ *
+ * @since 0.1.0
+ * @category constructors
+ * @example
+ * import { Operation } from "effect-loom"
+ * import { Effect } from "effect"
+ * const step = Operation.leafWith("reserve", (node) => Effect.log(`running ${node.path}`))
+ */
+export const leafWith = <A, E, R>(
+  name: string,
+  build: (node: NodeHandle) => Effect.Effect<A, E, R>,
+  options?: { readonly span?: boolean | undefined }
+): Leaf<A, E | OperationInvalid, R> =>
+  internal.leafWith(name, build as (node: NodeHandle) => Effect.Effect<unknown, unknown, unknown>, options) as unknown as Leaf<
+    A,
+    E | OperationInvalid,
+    R
+  >
+
+/**
  * Runs children one after the other. Fail-fast by default: a failure skips
  * the rest.
  *

@@ -9,3 +9,6 @@ export * as Operation from "./Operation.js"
 
 /** @since 0.1.0 */
 export * as OperationStatus from "./OperationStatus.js"
+
+/** @since 0.1.0 */
+export * as OperationConsole from "./OperationConsole.js"

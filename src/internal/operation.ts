@@ -11,10 +11,10 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { type NodeFailure, OperationGroupFailed, OperationInvalid, OperationTimeout } from "./errors.js"
-import { emptyPolicy, type NodePolicy, type NodeTag, OperationImpl, type Wrapper } from "./operationNode.js"
+import { emptyPolicy, type NodeHandle, type NodePolicy, type NodeTag, OperationImpl, type Wrapper } from "./operationNode.js"
 import { childIds, compile, KIND_LEAF, pathOf, type Plan } from "./plan.js"
 import { type OperationEvent, type ReportImpl, SnapshotImpl, toEvent } from "./snapshot.js"
-import { Tracker } from "./tracker.js"
+import { COMPENSATED, COMPENSATING, COMPENSATION_FAILED, Tracker } from "./tracker.js"
 
 // ---------------------------------------------------------------------------
 // Construction
@@ -38,6 +38,7 @@ export const leaf = (
       _tag: "Leaf",
       name,
       effect,
+      build: undefined,
       children: [],
       keys: undefined,
       concurrency: 1,
@@ -48,6 +49,13 @@ export const leaf = (
   )
 
 type ChildrenInput = ReadonlyArray<OperationImpl> | Readonly<Record<string, OperationImpl>>
+
+/** @internal */
+export const leafWith = (
+  name: string,
+  build: (node: NodeHandle) => Effect.Effect<unknown, unknown, unknown>,
+  options?: { readonly span?: boolean | undefined }
+): OperationImpl => leaf(name, Effect.void, options).with({ effect: undefined, build })
 
 /** @internal */
 export const group = (
@@ -70,6 +78,7 @@ export const group = (
       _tag: tag,
       name,
       effect: undefined,
+      build: undefined,
       children: list,
       keys,
       concurrency: tag === "Sequence" ? 1 : options?.concurrency ?? "unbounded",
@@ -153,10 +162,17 @@ const applyPolicy = (
   return eff
 }
 
+const statusCodes = { compensating: COMPENSATING, compensated: COMPENSATED, "compensation-failed": COMPENSATION_FAILED }
+
+const nodeHandle = (ctx: RunContext, id: number): NodeHandle => ({
+  path: pathOf(ctx.plan, id),
+  mark: (status) => ctx.tracker.mark(id, statusCodes[status])
+})
+
 const runLeaf = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
-  const effect = op.effect!
+  const effect = op.build === undefined ? op.effect! : op.build(nodeHandle(ctx, id))
   const attempt = Effect.suspend(() => {
     tracker.begin(id)
     return effect

@@ -23,6 +23,16 @@ export interface NodePolicy {
 /** @internal */
 export const emptyPolicy: NodePolicy = { retry: undefined, timeout: undefined, span: undefined, wrappers: [] }
 
+/**
+ * What a leaf built with `leafWith` sees of its own node: its path and a way
+ * to report compensation states (used by sagas).
+ * @internal
+ */
+export interface NodeHandle {
+  readonly path: string
+  readonly mark: (status: "compensating" | "compensated" | "compensation-failed") => void
+}
+
 /** @internal */
 export type NodeTag = "Leaf" | "Sequence" | "Parallel"
 
@@ -31,6 +41,8 @@ export interface NodeFields {
   readonly _tag: NodeTag
   readonly name: string
   readonly effect: Effect.Effect<unknown, unknown, unknown> | undefined
+  /** A leaf's effect built from its node handle, instead of `effect`. */
+  readonly build: ((node: NodeHandle) => Effect.Effect<unknown, unknown, unknown>) | undefined
   readonly children: ReadonlyArray<OperationImpl>
   readonly keys: ReadonlyArray<string> | undefined
   readonly concurrency: number | "unbounded"
@@ -50,6 +62,7 @@ export class OperationImpl<A = unknown, E = unknown, R = unknown> extends Effect
   readonly _tag: NodeTag
   readonly name: string
   readonly effect: Effect.Effect<unknown, unknown, unknown> | undefined
+  readonly build: ((node: NodeHandle) => Effect.Effect<unknown, unknown, unknown>) | undefined
   readonly children: ReadonlyArray<OperationImpl>
   readonly keys: ReadonlyArray<string> | undefined
   readonly concurrency: number | "unbounded"
@@ -64,6 +77,7 @@ export class OperationImpl<A = unknown, E = unknown, R = unknown> extends Effect
     this._tag = fields._tag
     this.name = fields.name
     this.effect = fields.effect
+    this.build = fields.build
     this.children = fields.children
     this.keys = fields.keys
     this.concurrency = fields.concurrency
@@ -87,6 +101,7 @@ export class OperationImpl<A = unknown, E = unknown, R = unknown> extends Effect
       _tag: this._tag,
       name: this.name,
       effect: this.effect,
+      build: this.build,
       children: this.children,
       keys: this.keys,
       concurrency: this.concurrency,
