@@ -12,3 +12,48 @@ export * as OperationStatus from "./OperationStatus.js"
 
 /** @since 0.1.0 */
 export * as OperationConsole from "./OperationConsole.js"
+
+/** @since 0.1.0 */
+export * as Policy from "./Policy.js"
+
+/** @since 0.1.0 */
+export * as Retry from "./Retry.js"
+
+/** @since 0.1.0 */
+export * as Timeout from "./Timeout.js"
+
+/** @since 0.1.0 */
+export * as CircuitBreaker from "./CircuitBreaker.js"
+
+/** @since 0.1.0 */
+export * as RateLimit from "./RateLimit.js"
+
+/** @since 0.1.0 */
+export * as Bulkhead from "./Bulkhead.js"
+
+/** @since 0.1.0 */
+export * as Fallback from "./Fallback.js"
+
+/** @since 0.1.0 */
+export * as ResultCache from "./ResultCache.js"
+
+/** @since 0.1.0 */
+export * as Workflow from "./Workflow.js"
+
+/** @since 0.1.0 */
+export * as Activity from "./Activity.js"
+
+/** @since 0.1.0 */
+export * as WorkflowEngine from "./WorkflowEngine.js"
+
+/** @since 0.1.0 */
+export * as WorkflowStorage from "./WorkflowStorage.js"
+
+/** @since 0.1.0 */
+export * as SqlWorkflowStorage from "./SqlWorkflowStorage.js"
+
+/** @since 0.1.0 */
+export * as WorkflowError from "./WorkflowError.js"
+
+/** @since 0.1.0 */
+export * as WorkflowCli from "./WorkflowCli.js"
