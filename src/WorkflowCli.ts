@@ -1,0 +1,231 @@
+/**
+ * `effect-loom workflows …`: inspect and steer durable workflows stored in a SQLite file, also while no
+ * worker runs (signals and cancel requests are stored and picked up by the next worker).
+ *
+ * - `workflows list [--name N] [--status S]… [--since DATE] [--until DATE] [--json] [--db FILE]`
+ * - `workflows show <id>` — the stored record with its payload and result
+ * - `workflows history <id>` — the decoded journal of the current run
+ * - `workflows signal <id> <event> <json>` — deliver an external event
+ * - `workflows cancel <id> [--reason R]` — cancel, running compensations
+ * - `workflows terminate <id> [--reason R]` — stop without compensation
+ *
+ * `--db` defaults to `effect-loom.db` in the working directory.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as SqlWorkflowStorage from "./SqlWorkflowStorage.js"
+import * as WorkflowEngine from "./WorkflowEngine.js"
+import type { WorkflowRecord, WorkflowStatus } from "./WorkflowStorage.js"
+
+/**
+ * A command-line argument could not be used (for instance a signal payload that is not JSON).
+ *
+ * @since 0.1.0
+ * @category errors
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * console.log(new WorkflowCli.WorkflowCliInputInvalid({ argument: "json", detail: "Unexpected token" }).message)
+ */
+export class WorkflowCliInputInvalid extends Data.TaggedError("WorkflowCliInputInvalid")<{
+  readonly argument: string
+  readonly detail: string
+}> {
+  override get message(): string {
+    return `Invalid ${this.argument}: ${this.detail}`
+  }
+}
+
+const db = Options.file("db").pipe(
+  Options.withDefault("effect-loom.db"),
+  Options.withDescription("The SQLite file of the workflow store")
+)
+const id = Args.text({ name: "id" }).pipe(Args.withDescription("Workflow id"))
+const reason = Options.text("reason").pipe(Options.withDefault("requested from the command line"))
+
+/** Runs `f` with an engine (no workflow registered: a client) on the SQLite file. */
+const withEngine = <A, E extends { readonly message: string }>(
+  file: string,
+  f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E>
+) =>
+  Effect.flatMap(WorkflowEngine.WorkflowEngine, f).pipe(
+    Effect.provide(WorkflowEngine.layer().pipe(Layer.provide(SqlWorkflowStorage.layerSqlite({ filename: file })))),
+    Effect.tapError((error) => Console.error(error.message))
+  )
+
+const parseJson = (text: string | undefined): string => text ?? "null"
+const decoded = (json: string | null): unknown => {
+  if (json === null) return null
+  try {
+    return JSON.parse(json)
+  } catch {
+    return json
+  }
+}
+
+const waitingText = (r: WorkflowRecord) =>
+  r.waiting === null
+    ? ""
+    : r.waiting._tag === "Timer"
+    ? ` (timer ${r.waiting.step} until ${new Date(r.waiting.until).toISOString()})`
+    : ` (event ${r.waiting.event})`
+
+const statuses: ReadonlyArray<WorkflowStatus> = [
+  "pending",
+  "running",
+  "waiting",
+  "completed",
+  "failed",
+  "cancelled",
+  "terminated"
+]
+
+/**
+ * `workflows list`.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const list = WorkflowCli.list
+ */
+export const list = Command.make(
+  "list",
+  {
+    db,
+    name: Options.text("name").pipe(Options.optional),
+    status: Options.choice("status", statuses).pipe(Options.repeated),
+    since: Options.date("since").pipe(Options.optional, Options.withDescription("Created at or after (ISO date)")),
+    until: Options.date("until").pipe(Options.optional, Options.withDescription("Created before (ISO date)")),
+    json: Options.boolean("json")
+  },
+  ({ db, json, name, since, status, until }) =>
+    withEngine(db, (e) =>
+      Effect.gen(function*() {
+        const records = yield* e.list({
+          ...(Option.isSome(name) ? { name: name.value } : {}),
+          ...(status.length > 0 ? { status } : {}),
+          ...(Option.isSome(since) ? { createdAfter: since.value.getTime() } : {}),
+          ...(Option.isSome(until) ? { createdBefore: until.value.getTime() } : {})
+        })
+        if (json) return yield* Console.log(JSON.stringify(records, null, 2))
+        if (records.length === 0) return yield* Console.log("no workflows")
+        for (const r of records) {
+          yield* Console.log(
+            `${r.id}\t${r.name}\t${r.status}${waitingText(r)}\trun ${r.run}\t${new Date(r.updatedAt).toISOString()}`
+          )
+        }
+      }))
+).pipe(Command.withDescription("List workflows (filter by --name, --status, --since, --until)"))
+
+/**
+ * `workflows show <id>`.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const show = WorkflowCli.show
+ */
+export const show = Command.make("show", { db, id }, ({ db, id }) =>
+  withEngine(db, (e) =>
+    Effect.flatMap(e.status(id), (r) =>
+      Console.log(JSON.stringify({ ...r, payload: decoded(r.payload), result: decoded(r.result) }, null, 2))))
+).pipe(Command.withDescription("Show a workflow's status, payload and result"))
+
+/**
+ * `workflows history <id>`.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const history = WorkflowCli.history
+ */
+export const history = Command.make("history", { db, id, json: Options.boolean("json") }, ({ db, id, json }) =>
+  withEngine(db, (e) =>
+    Effect.gen(function*() {
+      const entries = yield* e.history(id)
+      if (json) return yield* Console.log(JSON.stringify(entries, null, 2))
+      if (entries.length === 0) return yield* Console.log("no journal entries")
+      for (const h of entries) {
+        yield* Console.log(
+          `${h.seq}\t${new Date(h.at).toISOString()}\t${h.step}\t${h.kind}\t${h.name}\t${JSON.stringify(h.outcome)}`
+        )
+      }
+    }))
+).pipe(Command.withDescription("Print the journal of a workflow's current run"))
+
+/**
+ * `workflows signal <id> <event> <json>`.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const signal = WorkflowCli.signal
+ */
+export const signal = Command.make(
+  "signal",
+  { db, id, event: Args.text({ name: "event" }), json: Args.text({ name: "json" }).pipe(Args.optional) },
+  ({ db, event, id, json }) =>
+    Effect.gen(function*() {
+      const text = parseJson(Option.getOrUndefined(json))
+      const payload = yield* Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: (e) => new WorkflowCliInputInvalid({ argument: "json", detail: String(e) })
+      }).pipe(Effect.tapError((error) => Console.error(error.message)))
+      yield* withEngine(db, (e) => e.signal(id, event, payload))
+      yield* Console.log(`delivered ${event} to ${id}`)
+    })
+).pipe(Command.withDescription("Deliver an event (JSON payload) to a workflow"))
+
+/**
+ * `workflows cancel <id> [--reason R]`.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const cancel = WorkflowCli.cancel
+ */
+export const cancel = Command.make("cancel", { db, id, reason }, ({ db, id, reason }) =>
+  Effect.zipRight(
+    withEngine(db, (e) => e.cancel(id, reason)),
+    Console.log(`cancel requested for ${id}: compensations run in the worker`)
+  )).pipe(Command.withDescription("Cancel a workflow (its compensations run)"))
+
+/**
+ * `workflows terminate <id> [--reason R]`.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const terminate = WorkflowCli.terminate
+ */
+export const terminate = Command.make("terminate", { db, id, reason }, ({ db, id, reason }) =>
+  Effect.zipRight(withEngine(db, (e) => e.terminate(id, reason)), Console.log(`terminated ${id}`))).pipe(
+    Command.withDescription("Stop a workflow at once, without compensation")
+  )
+
+/**
+ * The `workflows` command with its subcommands; add it to the program's subcommands.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const command = WorkflowCli.workflows
+ */
+export const workflows = Command.make("workflows").pipe(
+  Command.withDescription("Inspect and steer durable workflows in a SQLite store"),
+  Command.withSubcommands([list, show, history, signal, cancel, terminate])
+)

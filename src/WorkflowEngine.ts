@@ -1,0 +1,187 @@
+/**
+ * The engine runs registered workflows and is the client to start, inspect, signal and cancel them.
+ * It keeps no state that matters: everything is in `WorkflowStorage`, and on start it resumes every
+ * stored workflow that is still running (replaying its journal, loaded in one query).
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/workflowEngine.js"
+import type { ResultError, Workflow } from "./Workflow.js"
+import type {
+  WorkflowAlreadyExists,
+  WorkflowConfigInvalid,
+  WorkflowNotFound,
+  WorkflowNotRegistered,
+  WorkflowNotRunning,
+  WorkflowPayloadInvalid,
+  WorkflowStorageError
+} from "./WorkflowError.js"
+import type { ListFilter, WorkflowRecord, WorkflowStorage } from "./WorkflowStorage.js"
+
+/**
+ * One decoded journal entry, as `history` returns it.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowEngine } from "effect-loom"
+ * const line = (e: WorkflowEngine.HistoryEntry) => `${e.seq} ${e.kind} ${e.name}`
+ */
+export interface HistoryEntry {
+  readonly seq: number
+  readonly run: number
+  /** structural key of the step (stable across replays) */
+  readonly step: string
+  readonly name: string
+  readonly kind: string
+  /** `{ _tag: "Success", value }`, `{ _tag: "Failure", error }` or `{ _tag: "Die", defect }` */
+  readonly outcome: unknown
+  readonly at: number
+}
+
+/**
+ * The engine's operations.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { Effect } from "effect"
+ * import { WorkflowEngine } from "effect-loom"
+ * const failed = Effect.flatMap(WorkflowEngine.WorkflowEngine, (e) => e.list({ status: ["failed"] }))
+ */
+export interface WorkflowEngineService {
+  /** @internal used by `Workflow.toLayer` */
+  readonly register: <P, A, E>(
+    workflow: Workflow<P, A, E>,
+    body: (payload: P) => Effect.Effect<A, E>
+  ) => Effect.Effect<void>
+  /**
+   * Starts a workflow under `id` and returns the id. Idempotent: starting the same workflow with the
+   * same payload again does nothing; another name or payload under that id is `WorkflowAlreadyExists`.
+   */
+  readonly start: <P, A, E>(
+    workflow: Workflow<P, A, E>,
+    options: { readonly id: string; readonly payload: P }
+  ) => Effect.Effect<
+    string,
+    WorkflowNotRegistered | WorkflowPayloadInvalid | WorkflowAlreadyExists | WorkflowStorageError
+  >
+  /** Waits for the workflow to finish and returns its result. */
+  readonly result: <P, A, E>(
+    workflow: Workflow<P, A, E>,
+    id: string
+  ) => Effect.Effect<A, ResultError<E> | WorkflowNotFound | WorkflowStorageError>
+  readonly status: (id: string) => Effect.Effect<WorkflowRecord, WorkflowNotFound | WorkflowStorageError>
+  readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<WorkflowRecord>, WorkflowStorageError>
+  /** The decoded journal of the current run. */
+  readonly history: (id: string) => Effect.Effect<ReadonlyArray<HistoryEntry>, WorkflowNotFound | WorkflowStorageError>
+  /** Delivers an event (JSON-encodable payload) to a workflow, also while no worker runs it. */
+  readonly signal: (
+    id: string,
+    event: string,
+    payload: unknown
+  ) => Effect.Effect<void, WorkflowNotFound | WorkflowNotRunning | WorkflowStorageError>
+  /** Cancels a workflow: it is interrupted and its compensations run; its result is `WorkflowCancelled`. */
+  readonly cancel: (
+    id: string,
+    reason: string
+  ) => Effect.Effect<void, WorkflowNotFound | WorkflowNotRunning | WorkflowStorageError>
+  /** Stops a workflow at once, without compensation. */
+  readonly terminate: (
+    id: string,
+    reason: string
+  ) => Effect.Effect<void, WorkflowNotFound | WorkflowNotRunning | WorkflowStorageError>
+}
+
+/**
+ * The engine Tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ * @example
+ * import { Effect } from "effect"
+ * import { WorkflowEngine } from "effect-loom"
+ * const show = (id: string) => Effect.flatMap(WorkflowEngine.WorkflowEngine, (e) => e.status(id))
+ */
+export const WorkflowEngine: typeof internal.WorkflowEngine = internal.WorkflowEngine
+
+/**
+ * @since 0.1.0
+ * @category tags
+ * @example
+ * import type { WorkflowEngine } from "effect-loom"
+ * type Engine = WorkflowEngine.WorkflowEngine
+ */
+export type WorkflowEngine = internal.WorkflowEngine
+
+/**
+ * Engine options. `pollInterval` (default 1 second) is how often the engine looks in storage for work
+ * that other processes created: signals and cancel requests sent by the CLI, workflows started
+ * elsewhere. Signals sent through this engine wake the workflow at once.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowEngine } from "effect-loom"
+ * const o: WorkflowEngine.Options = { pollInterval: "200 millis" }
+ */
+export interface Options {
+  readonly pollInterval?: Duration.DurationInput
+}
+
+/**
+ * The engine layer. Provide storage below it and the workflow implementations (`Workflow.toLayer`)
+ * above it; the engine resumes stored runs as each workflow registers.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * import { Layer } from "effect"
+ * import { WorkflowEngine, WorkflowStorage } from "effect-loom"
+ * const engine = WorkflowEngine.layer().pipe(Layer.provide(WorkflowStorage.layerMemory))
+ */
+export const layer = (
+  options: Options = {}
+): Layer.Layer<WorkflowEngine, WorkflowConfigInvalid, WorkflowStorage> =>
+  Layer.scoped(internal.WorkflowEngine, internal.make(options))
+
+/**
+ * Shorthand: start a workflow with the engine from the context.
+ *
+ * @since 0.1.0
+ * @category client
+ * @example
+ * import { Schema } from "effect"
+ * import { Workflow, WorkflowEngine } from "effect-loom"
+ * const Greet = Workflow.make({ name: "Greet", payload: Schema.String, success: Schema.String })
+ * const started = WorkflowEngine.start(Greet, { id: "g-1", payload: "Ada" })
+ */
+export const start = <P, A, E>(
+  workflow: Workflow<P, A, E>,
+  options: { readonly id: string; readonly payload: P }
+): Effect.Effect<
+  string,
+  WorkflowNotRegistered | WorkflowPayloadInvalid | WorkflowAlreadyExists | WorkflowStorageError,
+  WorkflowEngine
+> => internal.WorkflowEngine.pipe(Effect.flatMap((e) => e.start(workflow, options)))
+
+/**
+ * Shorthand: wait for a workflow's result with the engine from the context.
+ *
+ * @since 0.1.0
+ * @category client
+ * @example
+ * import { Schema } from "effect"
+ * import { Workflow, WorkflowEngine } from "effect-loom"
+ * const Greet = Workflow.make({ name: "Greet", payload: Schema.String, success: Schema.String })
+ * const greeting = WorkflowEngine.result(Greet, "g-1")
+ */
+export const result = <P, A, E>(
+  workflow: Workflow<P, A, E>,
+  id: string
+): Effect.Effect<A, ResultError<E> | WorkflowNotFound | WorkflowStorageError, WorkflowEngine> =>
+  internal.WorkflowEngine.pipe(Effect.flatMap((e) => e.result(workflow, id)))
+

@@ -1,0 +1,257 @@
+/**
+ * Where durable workflows keep their state: one row per workflow, its journal (one entry per completed
+ * step) and its inbox of external events. The database is both the journal and the coordination point;
+ * engines hold no state that a restart would lose.
+ *
+ * `layerMemory` is for tests; `SqlWorkflowStorage.layerSqlite` is the embedded default.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as internal from "./internal/workflowStorageMemory.js"
+import type { WorkflowStorageError } from "./WorkflowError.js"
+
+/**
+ * Lifecycle of a workflow. `waiting` means blocked on a durable timer or an external event (see
+ * `WorkflowRecord.waiting`).
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const s: WorkflowStorage.WorkflowStatus = "running"
+ */
+export const WorkflowStatus = Schema.Literal(
+  "pending",
+  "running",
+  "waiting",
+  "completed",
+  "failed",
+  "cancelled",
+  "terminated"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const s: WorkflowStorage.WorkflowStatus = "completed"
+ */
+export type WorkflowStatus = typeof WorkflowStatus.Type
+
+/**
+ * Statuses from which a workflow still makes progress.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * WorkflowStorage.isActive("waiting") // true
+ */
+export const isActive = (status: WorkflowStatus): boolean =>
+  status === "pending" || status === "running" || status === "waiting"
+
+/**
+ * What a waiting workflow waits for.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const w: WorkflowStorage.Waiting = { _tag: "Timer", step: "3", until: 0 }
+ */
+export const Waiting = Schema.Union(
+  Schema.TaggedStruct("Timer", { step: Schema.String, until: Schema.Number }),
+  Schema.TaggedStruct("Event", { step: Schema.String, event: Schema.String })
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const w: WorkflowStorage.Waiting = { _tag: "Event", step: "2", event: "Approval" }
+ */
+export type Waiting = typeof Waiting.Type
+
+/**
+ * One stored workflow. `payload` and `result` are JSON text; `run` counts continue-as-new restarts.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const byName = (r: WorkflowStorage.WorkflowRecord) => r.name
+ */
+export interface WorkflowRecord {
+  readonly id: string
+  readonly name: string
+  readonly version: number
+  readonly run: number
+  readonly status: WorkflowStatus
+  readonly payload: string
+  readonly waiting: Waiting | null
+  readonly result: string | null
+  readonly cancelRequested: boolean
+  readonly reason: string | null
+  readonly parentId: string | null
+  readonly createdAt: number
+  readonly updatedAt: number
+}
+
+/**
+ * One journal entry: the recorded outcome (`exit`, JSON text) of the step with the structural `key`
+ * (stable across replays) in run `run`. `seq` orders entries as they were written.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const label = (e: WorkflowStorage.JournalEntry) => `${e.kind}:${e.name}`
+ */
+export interface JournalEntry {
+  readonly workflowId: string
+  readonly run: number
+  readonly key: string
+  readonly seq: number
+  readonly name: string
+  readonly kind: string
+  readonly exit: string
+  readonly createdAt: number
+}
+
+/**
+ * A change to a workflow row. Fields left out are kept.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const done: WorkflowStorage.WorkflowUpdate = { status: "completed", result: "{}", updatedAt: 0 }
+ */
+export interface WorkflowUpdate {
+  readonly status?: WorkflowStatus
+  readonly waiting?: Waiting | null
+  readonly result?: string | null
+  readonly reason?: string | null
+  readonly cancelRequested?: boolean
+  readonly updatedAt: number
+}
+
+/**
+ * Filter for `list`. Times are epoch milliseconds on `createdAt`.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const f: WorkflowStorage.ListFilter = { name: "Order", status: ["failed"], limit: 10 }
+ */
+export interface ListFilter {
+  readonly name?: string
+  readonly status?: ReadonlyArray<WorkflowStatus>
+  readonly createdAfter?: number
+  readonly createdBefore?: number
+  readonly limit?: number
+}
+
+/**
+ * Outcome of a request addressed to an existing workflow (signal, cancel).
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const ok = (o: WorkflowStorage.Delivery) => o._tag === "Delivered"
+ */
+export type Delivery =
+  | { readonly _tag: "Delivered" }
+  | { readonly _tag: "NotFound" }
+  | { readonly _tag: "NotActive"; readonly status: WorkflowStatus }
+
+/**
+ * The storage operations the engine needs. Every write is atomic; an implementation may group the
+ * writes of concurrent callers into one transaction but acknowledges each only after it committed.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { Effect } from "effect"
+ * import { WorkflowStorage } from "effect-loom"
+ * const count = Effect.flatMap(WorkflowStorage.WorkflowStorage, (s) => s.list({})).pipe(Effect.map((l) => l.length))
+ */
+export interface WorkflowStorageService {
+  /** Inserts the row unless the id exists; returns the existing row when it does. */
+  readonly create: (record: WorkflowRecord) => Effect.Effect<WorkflowRecord | undefined, WorkflowStorageError>
+  readonly get: (id: string) => Effect.Effect<WorkflowRecord | undefined, WorkflowStorageError>
+  readonly list: (filter: ListFilter) => Effect.Effect<ReadonlyArray<WorkflowRecord>, WorkflowStorageError>
+  /** The whole journal of one run, ordered by `seq`, in one query. */
+  readonly journal: (id: string, run: number) => Effect.Effect<ReadonlyArray<JournalEntry>, WorkflowStorageError>
+  /** Appends entries and optionally updates the workflow row, atomically. */
+  readonly append: (
+    entries: ReadonlyArray<JournalEntry>,
+    update?: WorkflowUpdate
+  ) => Effect.Effect<void, WorkflowStorageError>
+  /** Updates an active workflow; returns false when it is not active any more (nothing changed). */
+  readonly update: (id: string, update: WorkflowUpdate) => Effect.Effect<boolean, WorkflowStorageError>
+  /** Starts run `run + 1` with a new payload and drops the journal of run `run`. */
+  readonly continueAsNew: (
+    id: string,
+    run: number,
+    payload: string,
+    now: number
+  ) => Effect.Effect<void, WorkflowStorageError>
+  /** Stores an event in the inbox of an active workflow. */
+  readonly sendEvent: (
+    id: string,
+    name: string,
+    payload: string,
+    now: number
+  ) => Effect.Effect<Delivery, WorkflowStorageError>
+  /**
+   * Takes the oldest unconsumed event `name` of the workflow that `accept` accepts (rejected ones are
+   * marked and skipped) and records `entry(payload)` in the journal, atomically.
+   */
+  readonly consumeEvent: (
+    id: string,
+    name: string,
+    accept: (payload: string) => boolean,
+    entry: (payload: string) => JournalEntry
+  ) => Effect.Effect<string | undefined, WorkflowStorageError>
+  /** Ids of active workflows with unconsumed events. */
+  readonly withPendingEvents: Effect.Effect<ReadonlyArray<string>, WorkflowStorageError>
+  /** Marks an active workflow for cancellation. */
+  readonly requestCancel: (id: string, reason: string, now: number) => Effect.Effect<Delivery, WorkflowStorageError>
+  /** Marks an active workflow terminated, immediately. */
+  readonly terminate: (id: string, reason: string, now: number) => Effect.Effect<Delivery, WorkflowStorageError>
+}
+
+/**
+ * The storage Tag. Provide `layerMemory` or `SqlWorkflowStorage.layerSqlite`.
+ *
+ * @since 0.1.0
+ * @category tags
+ * @example
+ * import { Effect } from "effect"
+ * import { WorkflowStorage } from "effect-loom"
+ * const program = Effect.flatMap(WorkflowStorage.WorkflowStorage, (s) => s.get("order-1"))
+ */
+export class WorkflowStorage extends Context.Tag("effect-loom/WorkflowStorage/WorkflowStorage")<
+  WorkflowStorage,
+  WorkflowStorageService
+>() {}
+
+/**
+ * In-memory storage for tests: same semantics as the SQL layers, nothing survives the process.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const layer = WorkflowStorage.layerMemory
+ */
+export const layerMemory: Layer.Layer<WorkflowStorage> = internal.layerMemory(WorkflowStorage)

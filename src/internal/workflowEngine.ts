@@ -1,0 +1,391 @@
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Scope from "effect/Scope"
+import type { Workflow } from "../Workflow.js"
+import type { HistoryEntry, WorkflowEngineService } from "../WorkflowEngine.js"
+import {
+  WorkflowAlreadyExists,
+  WorkflowConfigInvalid,
+  WorkflowNotFound,
+  WorkflowNotRegistered,
+  WorkflowNotRunning,
+  type WorkflowStorageError
+} from "../WorkflowError.js"
+import type { Delivery, WorkflowRecord, WorkflowUpdate } from "../WorkflowStorage.js"
+import { isActive, WorkflowStorage } from "../WorkflowStorage.js"
+import * as ctx from "./workflowContext.js"
+import { applyUpdate } from "./workflowStorageMemory.js"
+
+/** @internal */
+export class WorkflowEngine extends Context.Tag("effect-loom/WorkflowEngine/WorkflowEngine")<
+  WorkflowEngine,
+  WorkflowEngineService
+>() {}
+
+interface Registered {
+  readonly workflow: Workflow<any, any, any>
+  readonly body: (payload: any) => Effect.Effect<any, any>
+}
+
+const ACTIVE = ["pending", "running", "waiting"] as const
+const liveClock = Clock.make()
+const liveSleep = (d: Duration.Duration) => Effect.withClock(Effect.sleep(d), liveClock)
+
+/** @internal */
+export const make = (options: { readonly pollInterval?: Duration.DurationInput }) =>
+  Effect.gen(function*() {
+    const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
+    if (!Duration.greaterThan(pollInterval, Duration.zero)) {
+      return yield* new WorkflowConfigInvalid({ setting: "pollInterval", detail: "must be greater than zero" })
+    }
+    const storage = yield* WorkflowStorage
+    const scope = yield* Effect.scope
+    const fiberScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+    const registry = new Map<string, Registered>()
+    const running = new Map<string, ctx.Execution | null>()
+    const waiters = new Map<string, Deferred.Deferred<WorkflowRecord | undefined>>()
+    /** final records written by runs of this process, handed to result waiters without a read */
+    const finals = new Map<string, WorkflowRecord>()
+    let shuttingDown = false
+    // runs before fiberScope closes: running workflows stop without compensating or recording anything
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        shuttingDown = true
+        for (const exec of running.values()) if (exec !== null) exec.halted = true
+      })
+    )
+
+    const notifyFinished = (id: string) =>
+      Effect.suspend(() => {
+        const final = finals.get(id)
+        finals.delete(id)
+        const d = waiters.get(id)
+        if (d === undefined) return Effect.void
+        waiters.delete(id)
+        return Deferred.succeed(d, final)
+      })
+
+    const signalLocal = (id: string) =>
+      Effect.suspend(() => {
+        const exec = running.get(id)
+        if (exec === undefined || exec === null) return Effect.void
+        const old = exec.eventSignal
+        return Effect.flatMap(Deferred.make<void>(), (next) => {
+          exec.eventSignal = next
+          return Deferred.succeed(old, undefined)
+        })
+      })
+
+    const awaitFinished = (id: string): Effect.Effect<WorkflowRecord, WorkflowNotFound | WorkflowStorageError> =>
+      Effect.gen(function*() {
+        while (true) {
+          let d = waiters.get(id)
+          if (d === undefined) {
+            d = yield* Deferred.make<WorkflowRecord | undefined>()
+            waiters.set(id, d)
+          }
+          if (running.has(id)) {
+            // a run in this process hands over its final record when it ends
+            const final = yield* Deferred.await(d)
+            if (final !== undefined) return final
+            continue
+          }
+          const record = yield* storage.get(id)
+          if (record === undefined) return yield* new WorkflowNotFound({ workflowId: id })
+          if (!isActive(record.status)) return record
+          yield* Effect.raceFirst(Deferred.await(d), liveSleep(pollInterval))
+        }
+      })
+
+    const hooks: ctx.EngineHooks = {
+      startChild: (name, id, payload, parentId) =>
+        Effect.gen(function*() {
+          const reg = registry.get(name)
+          if (reg === undefined) return yield* new WorkflowNotRegistered({ name })
+          const now = yield* Clock.currentTimeMillis
+          const record = newRecord(id, reg.workflow, payload, now, parentId)
+          const existing = yield* storage.create(record)
+          yield* launchEffect(id, existing === undefined ? record : existing, existing === undefined)
+        }),
+      awaitResult: awaitFinished
+    }
+
+    const finish = (exec: ctx.Execution, record: WorkflowRecord, update: Omit<WorkflowUpdate, "updatedAt">) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const full: WorkflowUpdate = { ...update, waiting: null, updatedAt: now }
+        return Effect.map(storage.update(exec.workflowId, full), (updated) => {
+          // a cancelled record carries the reason stored by `cancel`: let waiters read it
+          if (updated && update.status !== "cancelled") finals.set(exec.workflowId, applyUpdate(record, full))
+        })
+      })
+
+    /** Runs one run of a workflow; returns whether a new run (continue-as-new) follows. */
+    const execute = (reg: Registered, record: WorkflowRecord, fresh: boolean) =>
+      Effect.gen(function*() {
+        const entries = fresh ? [] : yield* storage.journal(record.id, record.run)
+        if (record.status !== "running") {
+          // resumed while it was waiting: it runs again until it reaches its wait (which records itself)
+          yield* storage.update(record.id, { status: "running", waiting: null, updatedAt: yield* Clock.currentTimeMillis })
+        }
+        const exec: ctx.Execution = {
+          workflowId: record.id,
+          run: record.run,
+          name: record.name,
+          journal: new Map(entries.map((e) => [e.key, e])),
+          storage,
+          hooks,
+          scope: yield* Scope.make(),
+          payloadSchema: reg.workflow.payload,
+          seq: entries.reduce((m, e) => Math.max(m, e.seq), 0) + 1,
+          cancel: record.cancelRequested ? "cancel" : "none",
+          halted: shuttingDown,
+          nonDeterminism: undefined,
+          continueWith: undefined,
+          eventSignal: yield* Deferred.make<void>(),
+          fiber: undefined,
+          patches: new Map()
+        }
+        running.set(record.id, exec)
+        const payload = reg.workflow.decodePayload(record.payload)
+        if (Either.isLeft(payload)) {
+          yield* finish(exec, record, {
+            status: "failed",
+            result: JSON.stringify({ _tag: "Die", defect: payload.left.message })
+          })
+          return false
+        }
+        const body = reg.body(payload.right).pipe(
+          Effect.locally(ctx.stepPath, new ctx.StepNode("")),
+          Effect.locally(ctx.currentExecution, exec)
+        )
+        const fiber = yield* Effect.forkIn(
+          Effect.uninterruptibleMask((restore) =>
+            Effect.flatMap(Effect.exit(restore(body)), (exit) =>
+              Effect.as(Effect.locally(Scope.close(exec.scope, exit), ctx.currentExecution, exec), exit))
+          ),
+          fiberScope
+        )
+        exec.fiber = fiber
+        const outer = yield* Fiber.await(fiber)
+        if (shuttingDown) return false
+        if (exec.nonDeterminism !== undefined) {
+          yield* finish(exec, record, {
+            status: "failed",
+            result: JSON.stringify({ _tag: "NonDeterminism", error: exec.nonDeterminism })
+          })
+          return false
+        }
+        if (exec.continueWith !== undefined) {
+          yield* storage.continueAsNew(exec.workflowId, exec.run, exec.continueWith, yield* Clock.currentTimeMillis)
+          return true
+        }
+        if (exec.halted) return false
+        const exit = Exit.isSuccess(outer) ? outer.value : outer
+        const json = reg.workflow.encodeResult(exit)
+        if (json === undefined) {
+          // interrupted: a cancel ends the workflow; any other interruption leaves it to be resumed
+          if (exec.cancel === "cancel") {
+            yield* finish(exec, record, { status: "cancelled" })
+            yield* closeChildren(record.id, "cancel")
+          }
+          return false
+        }
+        yield* finish(exec, record, { status: Exit.isSuccess(exit) ? "completed" : "failed", result: json })
+        return false
+      })
+
+    /** Children of a cancelled or terminated parent follow it. */
+    const closeChildren = (parentId: string, how: "cancel" | "terminate"): Effect.Effect<void, WorkflowStorageError> =>
+      Effect.flatMap(storage.list({ status: ACTIVE }), (records) =>
+        Effect.forEach(
+          records.filter((r) => r.parentId === parentId),
+          (child) =>
+            Effect.catchTags(
+              how === "cancel"
+                ? service.cancel(child.id, `parent ${parentId} was cancelled`)
+                : service.terminate(child.id, `parent ${parentId} was terminated`),
+              { WorkflowNotFound: () => Effect.void, WorkflowNotRunning: () => Effect.void }
+            ),
+          { discard: true }
+        ))
+
+    const runLoop = (id: string, initial: WorkflowRecord | undefined, fresh: boolean) =>
+      Effect.gen(function*() {
+        let record = initial
+        let isFresh = fresh
+        while (true) {
+          if (record === undefined) record = yield* storage.get(id)
+          if (record === undefined || !isActive(record.status)) break
+          const reg = registry.get(record.name)
+          if (reg === undefined) break
+          const next = yield* execute(reg, record, isFresh)
+          if (!next) break
+          record = undefined
+          isFresh = false
+        }
+      }).pipe(
+        Effect.catchAllCause((cause) => Effect.logError("workflow run stopped", cause).pipe(Effect.annotateLogs({ workflowId: id }))),
+        Effect.ensuring(Effect.suspend(() => {
+          running.delete(id)
+          return notifyFinished(id)
+        }))
+      )
+
+    const launchEffect = (id: string, record: WorkflowRecord | undefined, fresh: boolean) =>
+      Effect.suspend(() => {
+        if (running.has(id) || shuttingDown) return Effect.void
+        running.set(id, null)
+        return Effect.asVoid(Effect.forkIn(runLoop(id, record, fresh), fiberScope)).pipe(
+          Effect.locally(ctx.currentExecution, null),
+          Effect.locally(ctx.stepPath, null)
+        )
+      })
+
+    /** Launches stored active runs of registered workflows; applies cancel requests; returns the active ids. */
+    const resumeActive = (name?: string) =>
+      Effect.flatMap(storage.list({ ...(name === undefined ? {} : { name }), status: ACTIVE }), (records) =>
+        Effect.as(
+          Effect.forEach(records, (r) => {
+            const exec = running.get(r.id)
+            if (exec === undefined) return registry.has(r.name) ? launchEffect(r.id, r, false) : Effect.void
+            if (exec !== null && r.cancelRequested && exec.cancel === "none") return applyCancel(exec)
+            return Effect.void
+          }, { discard: true }),
+          new Set(records.map((r) => r.id))
+        ))
+
+    const applyCancel = (exec: ctx.Execution) =>
+      Effect.suspend(() => {
+        exec.cancel = "cancel"
+        return exec.fiber === undefined ? Effect.void : Fiber.interruptFork(exec.fiber)
+      })
+
+    const poll = Effect.gen(function*() {
+      const before = [...running.keys()]
+      const active = yield* resumeActive()
+      for (const id of yield* storage.withPendingEvents) yield* signalLocal(id)
+      // a run of this process whose workflow is no longer active in storage was terminated elsewhere
+      for (const id of before) {
+        const exec = running.get(id)
+        if (exec === undefined || exec === null || exec.halted || active.has(id)) continue
+        const r = yield* storage.get(id)
+        if (r !== undefined && r.status === "terminated") yield* haltLocal(exec)
+      }
+    })
+    yield* Effect.forkIn(
+      Effect.forever(Effect.zipRight(liveSleep(pollInterval), Effect.catchAllCause(poll, (c) => Effect.logWarning("workflow poll failed", c)))),
+      fiberScope
+    )
+
+    const haltLocal = (exec: ctx.Execution) =>
+      Effect.suspend(() => {
+        exec.halted = true
+        return exec.fiber === undefined ? Effect.void : Fiber.interruptFork(exec.fiber)
+      })
+
+    const delivery = (id: string, d: Delivery): Effect.Effect<void, WorkflowNotFound | WorkflowNotRunning> =>
+      d._tag === "NotFound"
+        ? Effect.fail(new WorkflowNotFound({ workflowId: id }))
+        : d._tag === "NotActive"
+        ? Effect.fail(new WorkflowNotRunning({ workflowId: id, status: d.status }))
+        : Effect.void
+
+    const getRecord = (id: string) =>
+      Effect.flatMap(storage.get(id), (r) =>
+        r === undefined ? Effect.fail(new WorkflowNotFound({ workflowId: id })) : Effect.succeed(r))
+
+    const service: WorkflowEngineService = {
+      register: (workflow, body) =>
+        Effect.suspend(() => {
+          registry.set(workflow.name, { workflow, body })
+          return Effect.asVoid(Effect.orDie(resumeActive(workflow.name)))
+        }),
+      start: (workflow, { id, payload }) =>
+        Effect.gen(function*() {
+          if (!registry.has(workflow.name)) return yield* new WorkflowNotRegistered({ name: workflow.name })
+          const json = yield* workflow.encodePayload(payload)
+          const now = yield* Clock.currentTimeMillis
+          const record = newRecord(id, workflow, json, now, null)
+          const existing = yield* storage.create(record)
+          if (existing === undefined) {
+            yield* launchEffect(id, record, true)
+            return id
+          }
+          if (existing.name !== workflow.name || existing.payload !== json) {
+            return yield* new WorkflowAlreadyExists({ workflowId: id, name: existing.name })
+          }
+          return id
+        }),
+      result: (workflow, id) =>
+        Effect.flatMap(awaitFinished(id), (record) => workflow.decodeResult(record)),
+      status: getRecord,
+      list: (filter = {}) => storage.list(filter),
+      history: (id) =>
+        Effect.gen(function*() {
+          const record = yield* getRecord(id)
+          const entries = yield* storage.journal(id, record.run)
+          return entries.map((e): HistoryEntry => ({
+            seq: e.seq,
+            run: e.run,
+            step: e.key,
+            name: e.name,
+            kind: e.kind,
+            outcome: JSON.parse(e.exit) as unknown,
+            at: e.createdAt
+          }))
+        }),
+      signal: (id, event, payload) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* delivery(id, yield* storage.sendEvent(id, event, JSON.stringify(payload ?? null), now))
+          yield* signalLocal(id)
+        }),
+      cancel: (id, reason) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* delivery(id, yield* storage.requestCancel(id, reason, now))
+          const exec = running.get(id)
+          if (exec !== undefined && exec !== null) yield* applyCancel(exec)
+          else if (exec === undefined) yield* Effect.asVoid(resumeActive())
+        }),
+      terminate: (id, reason) =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          yield* delivery(id, yield* storage.terminate(id, reason, now))
+          const exec = running.get(id)
+          if (exec !== undefined && exec !== null) yield* haltLocal(exec)
+          yield* notifyFinished(id)
+          yield* closeChildren(id, "terminate")
+        })
+    }
+    return service
+  })
+
+const newRecord = (
+  id: string,
+  workflow: Workflow<any, any, any>,
+  payload: string,
+  now: number,
+  parentId: string | null
+): WorkflowRecord => ({
+  id,
+  name: workflow.name,
+  version: workflow.version,
+  run: 0,
+  status: "running",
+  payload,
+  waiting: null,
+  result: null,
+  cancelRequested: false,
+  reason: null,
+  parentId,
+  createdAt: now,
+  updatedAt: now
+})

@@ -1,0 +1,104 @@
+import * as Command from "@effect/cli/Command"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { describe, expect, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Activity from "../src/Activity.js"
+import * as SqlWorkflowStorage from "../src/SqlWorkflowStorage.js"
+import * as Workflow from "../src/Workflow.js"
+import * as WorkflowCli from "../src/WorkflowCli.js"
+import * as WorkflowEngine from "../src/WorkflowEngine.js"
+
+const Greeting = Workflow.make({ name: "Greeting", payload: Schema.String, success: Schema.String })
+const GreetingLive = Greeting.toLayer((name) =>
+  Effect.gen(function*() {
+    yield* Activity.make({ name: "Prepare", success: Schema.String, execute: Effect.succeed(name) })
+    const salutation = yield* Workflow.awaitEvent("salutation", Schema.String)
+    return `${salutation}, ${name}`
+  })
+)
+const engineOn = (file: string) =>
+  Layer.fresh(GreetingLive.pipe(
+    Layer.provideMerge(WorkflowEngine.layer({ pollInterval: "20 millis" })),
+    Layer.provide(SqlWorkflowStorage.layerSqlite({ filename: file })),
+    Layer.orDie
+  ))
+
+const live = Clock.make()
+const cli = Command.run(WorkflowCli.workflows, { name: "effect-loom", version: "0.1.0" })
+
+/** Runs `effect-loom workflows <args>` in process (the root command here is `workflows`) and returns what it printed. */
+const run = (...args: Array<string>) =>
+  Effect.gen(function*() {
+    const out: Array<string> = []
+    const console = yield* Effect.console
+    const capture = {
+      ...console,
+      log: (...xs: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(xs.join(" "))),
+      error: (...xs: ReadonlyArray<unknown>) => Effect.sync(() => void out.push(`ERR ${xs.join(" ")}`))
+    }
+    const exit = yield* Effect.exit(Effect.withConsole(cli(["node", "effect-loom", ...args]), capture))
+    return { out, ok: exit._tag === "Success" }
+  }).pipe(Effect.provide(NodeContext.layer))
+
+describe("effect-loom workflows (CLI)", () => {
+  it.live("lists, shows, signals, prints history and cancels against the SQLite file", () =>
+    Effect.gen(function*() {
+      const file = path.join(os.tmpdir(), `loom-cli-${process.pid}-${Date.now()}.db`)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => ["", "-wal", "-shm"].forEach((s) => fs.rmSync(file + s, { force: true })))
+      )
+      // a worker starts two workflows, which wait for an event; then it stops
+      yield* Effect.gen(function*() {
+        const e = yield* WorkflowEngine.WorkflowEngine
+        yield* e.start(Greeting, { id: "g-1", payload: "Ada" })
+        yield* e.start(Greeting, { id: "g-2", payload: "Bob" })
+        while ((yield* e.list({ status: ["waiting"] })).length < 2) yield* Effect.sleep("5 millis")
+      }).pipe(Effect.provide(engineOn(file)), Effect.scoped)
+
+      const listed = yield* run("list", "--db", file)
+      expect(listed.out.join("\n")).toMatch(/g-1\tGreeting\twaiting \(event salutation\)/)
+      expect(listed.out.length).toBe(2)
+
+      const shown = yield* run("show", "g-1", "--db", file)
+      expect(JSON.parse(shown.out.join("\n"))).toMatchObject({ id: "g-1", status: "waiting", payload: "Ada" })
+
+      // no worker runs: the signal and the cancel are stored
+      expect((yield* run("signal", "g-1", "salutation", "\"Hello\"", "--db", file)).ok).toBe(true)
+      const badJson = yield* run("signal", "g-1", "salutation", "{not json", "--db", file)
+      expect(badJson.ok).toBe(false)
+      expect(badJson.out.join("\n")).toContain("Invalid json")
+      expect((yield* run("cancel", "g-2", "--reason", "not needed", "--db", file)).ok).toBe(true)
+      const unknown = yield* run("show", "nope", "--db", file)
+      expect(unknown.ok).toBe(false)
+      expect(unknown.out.join("\n")).toContain("No workflow with id nope")
+
+      // the next worker delivers the signal and carries out the cancel
+      yield* Effect.gen(function*() {
+        const e = yield* WorkflowEngine.WorkflowEngine
+        expect(yield* e.result(Greeting, "g-1")).toBe("Hello, Ada")
+        while ((yield* e.status("g-2")).status !== "cancelled") yield* Effect.sleep("5 millis")
+      }).pipe(Effect.provide(engineOn(file)), Effect.scoped, Effect.withClock(live))
+
+      const history = yield* run("history", "g-1", "--db", file)
+      expect(history.out.map((l) => l.split("\t").slice(2, 5).join(" "))).toEqual([
+        "1 activity Prepare",
+        "2 event salutation"
+      ])
+      const filtered = yield* run("list", "--status", "cancelled", "--db", file)
+      expect(filtered.out.length).toBe(1)
+      expect(filtered.out[0]).toMatch(/^g-2\tGreeting\tcancelled/)
+      const future = yield* run("list", "--since", "2999-01-01", "--db", file)
+      expect(future.out).toEqual(["no workflows"])
+      const past = yield* run("list", "--until", "2999-01-01", "--status", "completed", "--db", file)
+      expect(past.out.length).toBe(1)
+      const late = yield* run("signal", "g-1", "salutation", "1", "--db", file)
+      expect(late.ok).toBe(false)
+      expect(late.out.join("\n")).toContain("is completed, not running")
+    }).pipe(Effect.scoped))
+})
