@@ -24,6 +24,7 @@ import * as introspect from "./internal/introspect.js"
 import * as internal from "./internal/operation.js"
 import { isOperation as isOperationImpl, type OperationImpl, TypeId as OperationTypeId } from "./internal/operationNode.js"
 import type { Progress, Report, Snapshot } from "./OperationStatus.js"
+import type { Policy } from "./Policy.js"
 
 /**
  * @since 0.1.0
@@ -337,6 +338,31 @@ export const withTimeout: {
   (duration: Duration.DurationInput): <Self extends Any>(self: Self) => AddError<Self, OperationTimeout>
   <Self extends Any>(self: Self, duration: Duration.DurationInput): AddError<Self, OperationTimeout>
 } = internal.withTimeout as never
+
+type AddPolicy<Self, E2, R2, A2> = Self extends Leaf<infer A, infer E, infer R> ? Leaf<A | A2, E | E2, R | R2>
+  : Self extends Operation<infer A, infer E, infer R> ? Operation<A | A2, E | E2, R | R2>
+  : never
+
+/**
+ * Applies a resilience policy (circuit breaker, bulkhead, rate limit,
+ * timeout, fallback …) to this node's effect. On a leaf it wraps each
+ * attempt (inside `withRetry`); on a group it wraps the whole group. The node
+ * keeps its place, name and status in the tree.
+ *
+ * @since 0.1.0
+ * @category combinators
+ * @example
+ * import { Bulkhead, Operation } from "effect-loom"
+ * import { Effect } from "effect"
+ * const program = Effect.scoped(Effect.gen(function*() {
+ *   const bulkhead = yield* Bulkhead.make({ name: "billing", maxConcurrent: 2 })
+ *   return yield* Operation.leaf("charge", Effect.succeed(1)).pipe(Operation.withPolicy(bulkhead))
+ * }))
+ */
+export const withPolicy: {
+  <E2, R2, A2>(policy: Policy<E2, R2, A2>): <Self extends Any>(self: Self) => AddPolicy<Self, E2, R2, A2>
+  <Self extends Any, E2, R2, A2>(self: Self, policy: Policy<E2, R2, A2>): AddPolicy<Self, E2, R2, A2>
+} = internal.withWrapper as never
 
 /**
  * Turns this node's span on or off (groups default on, leaves default to

@@ -499,3 +499,27 @@ describe("Operation", () => {
     }).pipe(Effect.provideService(Operation.LeafSpans, true), Effect.provide(tracer.layer))
   })
 })
+
+describe("Operation.withPolicy", () => {
+  it.effect("wraps a leaf's attempts with a resilience policy and keeps its status", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { Bulkhead } = yield* Effect.promise(() => import("../src/index.js"))
+      const bulkhead = yield* Bulkhead.make({ name: "b", maxConcurrent: 1, maxQueued: 0 })
+      const gate = yield* Deferred.make<void>()
+      const holding = yield* Deferred.make<void>()
+      const tree = Operation.parallel("p", [
+        Operation.leaf("holder", Effect.zipRight(Deferred.succeed(holding, undefined), Deferred.await(gate))).pipe(
+          Operation.withPolicy(bulkhead)
+        ),
+        Operation.sequence("later", [
+          Operation.leaf("wait", Deferred.await(holding)),
+          Operation.leaf("rejected", Effect.void).pipe(Operation.withPolicy(bulkhead)),
+          Operation.leaf("release", Deferred.succeed(gate, undefined))
+        ], { failure: "best-effort" })
+      ], { concurrency: 2, failure: "best-effort" })
+      const report = yield* Operation.runReport(tree)
+      expect(report.snapshot.node("p/holder")?.status).toBe("succeeded")
+      expect(report.snapshot.node("p/later/rejected")?.status).toBe("failed")
+      expect(report.snapshot.node("p/later/rejected")?.error).toContain("bulkhead \"b\" is full")
+    })))
+})
