@@ -173,19 +173,24 @@ const runLeaf = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, u
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
   const effect = op.build === undefined ? op.effect! : op.build(nodeHandle(ctx, id))
+  const policy = op.policy
+  const plain = policy.wrappers.length === 0 && policy.timeout === undefined && policy.retry === undefined &&
+    !(policy.span ?? ctx.leafSpans)
+  const finish = (exit: Exit.Exit<unknown, unknown>) => {
+    tracker.finish(id, exit)
+    return exit
+  }
+  if (plain) {
+    // Hot path: callers (forEach workers, sequences) build a node's effect right before running it,
+    // so the start can be recorded here without an extra suspension per leaf.
+    tracker.begin(id)
+    return Effect.flatMap(Effect.exit(effect), finish)
+  }
   const attempt = Effect.suspend(() => {
     tracker.begin(id)
     return effect
   })
-  const policy = op.policy
-  const body = policy.wrappers.length === 0 && policy.timeout === undefined && policy.retry === undefined &&
-      !(policy.span ?? ctx.leafSpans)
-    ? attempt
-    : applyPolicy(ctx, id, attempt, true)
-  return Effect.flatMap(Effect.exit(body), (exit) => {
-    tracker.finish(id, exit)
-    return exit
-  })
+  return Effect.flatMap(Effect.exit(applyPolicy(ctx, id, attempt, true)), finish)
 }
 
 const collectFailures = (
