@@ -57,3 +57,24 @@ export * as WorkflowError from "./WorkflowError.js"
 
 /** @since 0.1.0 */
 export * as WorkflowCli from "./WorkflowCli.js"
+
+/** @since 0.1.0 */
+export * as Component from "./Component.js"
+
+/** @since 0.1.0 */
+export * as Registry from "./Registry.js"
+
+/** @since 0.1.0 */
+export * as Interceptor from "./Interceptor.js"
+
+/** @since 0.1.0 */
+export * as Entrypoint from "./Entrypoint.js"
+
+/** @since 0.1.0 */
+export * as ServiceEvent from "./ServiceEvent.js"
+
+/** @since 0.1.0 */
+export * as HttpServer from "./HttpServer.js"
+
+/** @since 0.1.0 */
+export * as Cli from "./Cli.js"

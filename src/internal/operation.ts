@@ -133,6 +133,8 @@ interface RunContext {
   readonly leafSpans: boolean
 }
 
+const kindNames = { Leaf: "leaf", Sequence: "sequence", Parallel: "parallel" } as const
+
 const applyPolicy = (
   ctx: RunContext,
   id: number,
@@ -155,9 +157,8 @@ const applyPolicy = (
   }
   const span = policy.span ?? (isLeaf ? ctx.leafSpans : true)
   if (span) {
-    eff = Effect.withSpan(eff, pathOf(ctx.plan, id), {
-      attributes: { "operation.path": pathOf(ctx.plan, id), "operation.kind": op._tag.toLowerCase() }
-    })
+    const path = pathOf(ctx.plan, id)
+    eff = Effect.withSpan(eff, path, { attributes: { "operation.path": path, "operation.kind": kindNames[op._tag] } })
   }
   return eff
 }
