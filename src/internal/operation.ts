@@ -170,7 +170,8 @@ const nodeHandle = (ctx: RunContext, id: number): NodeHandle => ({
   mark: (status) => ctx.tracker.mark(id, statusCodes[status])
 })
 
-const runLeaf = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> => {
+/** Runs a leaf; never fails: the leaf's outcome is the returned `Exit`. */
+const runLeaf = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
   const effect = op.build === undefined ? op.effect! : op.build(nodeHandle(ctx, id))
@@ -185,13 +186,13 @@ const runLeaf = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, u
     // Hot path: callers (forEach workers, sequences) build a node's effect right before running it,
     // so the start can be recorded here without an extra suspension per leaf.
     tracker.begin(id)
-    return Effect.flatMap(Effect.exit(effect), finish)
+    return Effect.map(Effect.exit(effect), finish)
   }
   const attempt = Effect.suspend(() => {
     tracker.begin(id)
     return effect
   })
-  return Effect.flatMap(Effect.exit(applyPolicy(ctx, id, attempt, true)), finish)
+  return Effect.map(Effect.exit(applyPolicy(ctx, id, attempt, true)), finish)
 }
 
 const collectFailures = (
@@ -222,31 +223,58 @@ const shapeOutput = (op: OperationImpl, values: ReadonlyArray<unknown>): unknown
   return out
 }
 
-const runGroup = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> => {
+/**
+ * Runs a group; never fails: the group's outcome is the returned `Exit`.
+ *
+ * Children are pulled from a shared cursor by `min(concurrency, n)` workers;
+ * each worker runs its children back to back (one `exit` + one `flatMap` per
+ * child, no scheduler hop per item). A fail-fast worker stops with the first
+ * failure, which interrupts the other workers and skips what was not pulled.
+ */
+const runGroup = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
   const body = Effect.suspend(() => {
     tracker.begin(id)
     const ids = childIds(ctx.plan, id)
-    const concurrency = op.concurrency
-    if (op.failFast) {
-      return Effect.map(
-        Effect.forEach(ids, (c) => runNode(ctx, c), { concurrency }),
-        (values) => shapeOutput(op, values)
-      )
+    const n = ids.length
+    const values: Array<unknown> = new Array(n)
+    const exits: Array<Exit.Exit<unknown, unknown>> | undefined = op.failFast ? undefined : new Array(n)
+    let next = 0
+    const work = (): Effect.Effect<void, unknown, unknown> => {
+      if (next >= n) return Effect.void
+      const i = next++
+      return Effect.flatMap(runNodeExit(ctx, ids[i]!), (exit) => {
+        if (exit._tag === "Success") values[i] = exit.value
+        else if (exits === undefined) return exit
+        else exits[i] = exit
+        return work()
+      })
     }
-    return Effect.flatMap(
-      Effect.forEach(ids, (c) => Effect.exit(runNode(ctx, c)), { concurrency }),
-      (exits) => {
-        const failures = collectFailures(ctx, ids, exits)
-        if (failures.length === 0) {
-          return Effect.succeed(shapeOutput(op, exits.map((e) => (e as Exit.Success<unknown, unknown>).value)))
+    const workers = op.concurrency === "unbounded" ? n : Math.min(op.concurrency, n)
+    const all = workers <= 1
+      ? work()
+      : Effect.forEach(new Array<number>(workers), work, { concurrency: "unbounded", discard: true })
+    return Effect.flatMap(all, () => {
+      if (exits !== undefined) {
+        const failed: Array<number> = []
+        const failedExits: Array<Exit.Exit<unknown, unknown>> = []
+        for (let i = 0; i < n; i++) {
+          const exit = exits[i]
+          if (exit !== undefined) {
+            failed.push(ids[i]!)
+            failedExits.push(exit)
+          }
         }
-        return Effect.fail(new OperationGroupFailed({ path: pathOf(ctx.plan, id), failures }))
+        if (failed.length > 0) {
+          const failures = collectFailures(ctx, failed, failedExits)
+          return Effect.fail(new OperationGroupFailed({ path: pathOf(ctx.plan, id), failures }))
+        }
       }
-    )
+      return Effect.succeed(shapeOutput(op, values))
+    })
   })
-  return Effect.flatMap(Effect.exit(applyPolicy(ctx, id, body, false)), (exit) => {
+  return Effect.map(Effect.exit(applyPolicy(ctx, id, body, false)), (exit) => {
     // A group that stopped early leaves nothing running behind it.
     if (Exit.isFailure(exit)) tracker.sweep(id + 1, ctx.plan.end[id]!)
     tracker.finish(id, exit)
@@ -254,8 +282,11 @@ const runGroup = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, 
   })
 }
 
-const runNode = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> =>
+const runNodeExit = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> =>
   ctx.plan.kind[id] === KIND_LEAF ? runLeaf(ctx, id) : runGroup(ctx, id)
+
+const runNode = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> =>
+  Effect.flatten(runNodeExit(ctx, id))
 
 /** @internal */
 export interface RunOptions {
