@@ -78,3 +78,9 @@ export * as HttpServer from "./HttpServer.js"
 
 /** @since 0.1.0 */
 export * as Cli from "./Cli.js"
+
+/** @since 0.1.0 */
+export * as Saga from "./Saga.js"
+
+/** @since 0.1.0 */
+export * as ThreePhaseSaga from "./ThreePhaseSaga.js"
