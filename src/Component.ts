@@ -64,24 +64,66 @@ export interface HandlerService<I, O, E, C> {
 }
 
 /**
- * A schema without requirements: the shape of every component contract.
+ * A schema without requirements: the shape of every component contract (effect's
+ * `Schema.Schema.AnyNoContext`).
  *
  * @since 0.1.0
  * @category models
  */
-export type AnySchema = Schema.Schema<any, any, never>
+export type AnySchema = Schema.Schema.AnyNoContext
 
 /**
- * A schema without requirements whose type or encoded side may be `never` (error contracts).
+ * A schema without requirements whose type or encoded side may be `never` (error contracts): effect's
+ * `Schema.Schema.All` restricted to `Context = never`.
  *
  * @since 0.1.0
  * @category models
  */
-export type AllSchema =
-  | AnySchema
-  | Schema.Schema<any, never, never>
-  | Schema.Schema<never, any, never>
-  | Schema.Schema<never, never, never>
+export type AllSchema = Schema.Schema.All & { readonly Context: never }
+
+/**
+ * The tag of the service holding the handler of a component: its identifier and handler types follow the
+ * component's name and contracts.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { Component } from "effect-loom"
+ * import { Schema } from "effect"
+ * const Double = Component.make({ name: "double", input: Schema.Number, output: Schema.Number })
+ * const tag: Component.HandlerTag<"double", typeof Schema.Number, typeof Schema.Number, typeof Schema.Never, Schema.Struct<{}>> =
+ *   Double.tag
+ */
+export type HandlerTag<
+  Name extends string,
+  Input extends AnySchema,
+  Output extends AnySchema,
+  Error extends AllSchema,
+  Config extends AnySchema
+> = Context.Tag<
+  Handler<Name>,
+  HandlerService<Schema.Schema.Type<Input>, Schema.Schema.Type<Output>, Schema.Schema.Type<Error>, Schema.Schema.Type<Config>>
+>
+
+/**
+ * The tag of some component's handler, as every such tag can be seen: a key and, as an effect, a handler
+ * service that needs `Handler<string>`. `Context.Tag` is invariant in both its parameters, so no single tag
+ * type covers every component's tag; code holding a specific component gets its exact `HandlerTag` back
+ * from the component's name and contracts.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { Component } from "effect-loom"
+ * import { Schema } from "effect"
+ * const Double = Component.make({ name: "double", input: Schema.Number, output: Schema.Number })
+ * const tag: Component.AnyHandlerTag = Double.tag // what `Component.Any["tag"]` is
+ */
+export interface AnyHandlerTag
+  extends Effect.Effect<HandlerService<never, unknown, unknown, never>, never, Handler<string>>
+{
+  readonly key: string
+}
 
 /**
  * A declared component.
@@ -103,10 +145,7 @@ export interface Component<
   readonly error: Error
   readonly config: Config
   readonly description: string | undefined
-  readonly tag: Context.Tag<
-    Handler<Name>,
-    HandlerService<Schema.Schema.Type<Input>, Schema.Schema.Type<Output>, Schema.Schema.Type<Error>, Schema.Schema.Type<Config>>
-  >
+  readonly tag: HandlerTag<Name, Input, Output, Error, Config>
   /**
    * Implements the component. The result is a `Layer` providing the handler (for typed code) which is also
    * the value a `services.json` module exports.
@@ -133,7 +172,7 @@ export interface Any {
   readonly error: AllSchema
   readonly config: AnySchema
   readonly description: string | undefined
-  readonly tag: Context.Tag<any, any>
+  readonly tag: AnyHandlerTag
 }
 
 /**
@@ -303,9 +342,13 @@ export const make = <
   readonly config?: Config
   readonly description?: string
 }): Component<Name, Input, Output, Error, Config> => {
-  const tag = Context.GenericTag<Handler<Name>, HandlerService<any, any, any, any>>(
-    `effect-loom/Component/${options.name}`
-  )
+  type Service = HandlerService<
+    Schema.Schema.Type<Input>,
+    Schema.Schema.Type<Output>,
+    Schema.Schema.Type<Error>,
+    Schema.Schema.Type<Config>
+  >
+  const tag = Context.GenericTag<Handler<Name>, Service>(`effect-loom/Component/${options.name}`)
   const self: Component<Name, Input, Output, Error, Config> = {
     [TypeId]: TypeId,
     name: options.name,
@@ -315,17 +358,24 @@ export const make = <
     config: (options.config ?? Schema.Struct({})) as Config,
     description: options.description,
     tag,
-    toLayer: <R>(handler: (input: never, config: never) => Effect.Effect<unknown, unknown, R>) => {
+    toLayer: <R>(
+      handler: (
+        input: Schema.Schema.Type<Input>,
+        config: Schema.Schema.Type<Config>
+      ) => Effect.Effect<Schema.Schema.Type<Output>, Schema.Schema.Type<Error>, R>
+    ) => {
       const layer = Layer.effect(
         tag,
-        Effect.map(Effect.context<R>(), (captured): HandlerService<any, any, any, any> => {
+        Effect.map(Effect.context<R>(), (captured): Service => {
           // what the implementation's own layers provide; providing an empty context per call is skipped
-          const context = Context.omit(Layer.CurrentMemoMap, ScopeTag)(captured)
+          const context = Context.omit(Layer.CurrentMemoMap, ScopeTag)(captured) as Context.Context<R>
+          // the handler's requirements `R` are what `context` holds: with it the handler needs nothing more
+          const provided = (effect: Effect.Effect<Schema.Schema.Type<Output>, Schema.Schema.Type<Error>, R>) =>
+            effect as Effect.Effect<Schema.Schema.Type<Output>, Schema.Schema.Type<Error>>
           return {
             handler: context.unsafeMap.size === 0
-              ? (input: unknown, config: unknown) => handler(input as never, config as never) as Effect.Effect<any, any>
-              : (input: unknown, config: unknown) =>
-                Effect.provide(handler(input as never, config as never), context) as Effect.Effect<any, any>
+              ? (input, config) => provided(handler(input, config))
+              : (input, config) => provided(Effect.provide(handler(input, config), context))
           }
         })
       )
@@ -388,6 +438,10 @@ export const provide: {
     component: self.component
   }) as never)
 
+const tagOf = <C extends Any>(component: C): HandlerTag<C["name"], C["input"], C["output"], C["error"], C["config"]> =>
+  // a component's tag is built by `make` from the very name and contracts `C` carries
+  component.tag as HandlerTag<C["name"], C["input"], C["output"], C["error"], C["config"]>
+
 /**
  * Calls an implemented component from typed code, with the handler provided by its `toLayer` layer.
  *
@@ -407,7 +461,7 @@ export const call = <C extends Any>(
   input: Schema.Schema.Type<C["input"]>,
   config: Schema.Schema.Type<C["config"]>
 ): Effect.Effect<Schema.Schema.Type<C["output"]>, Schema.Schema.Type<C["error"]>, Handler<C["name"]>> =>
-  Effect.flatMap(component.tag, (service) => service.handler(input, config))
+  Effect.flatMap(tagOf(component), (service) => service.handler(input, config))
 
 /**
  * Binds an implementation to a service name and a decoded config. The implementation's layer is built in
@@ -439,7 +493,7 @@ export const instantiate = (
         const component = implementation.component
         const handlerService: HandlerService<unknown, unknown, unknown, unknown> = Context.unsafeGet(
           context,
-          component.tag
+          tagOf(component)
         )
         const encodeError = Schema.encodeUnknown(component.error as AnySchema)
         return {
