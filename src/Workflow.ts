@@ -38,9 +38,9 @@ import type { WorkflowRecord } from "./WorkflowStorage.js"
 export interface Workflow<P, A, E> {
   readonly name: string
   readonly version: number
-  readonly payload: Schema.Schema<P, any>
-  readonly success: Schema.Schema<A, any>
-  readonly error: Schema.Schema<E, any>
+  readonly payload: SchemaOf<P>
+  readonly success: SchemaOf<A>
+  readonly error: SchemaOf<E>
   /** JSON text of the encoded payload, or why it does not satisfy the schema. */
   readonly encodePayload: (payload: P) => Either.Either<string, WorkflowPayloadInvalid>
   readonly decodePayload: (json: string) => Either.Either<P, WorkflowPayloadInvalid>
@@ -50,9 +50,25 @@ export interface Workflow<P, A, E> {
   readonly decodeResult: (record: WorkflowRecord) => Exit.Exit<A, ResultError<E>>
   /** Registers the implementation with the `WorkflowEngine`; resumes the stored runs of this workflow. */
   readonly toLayer: <R>(body: (payload: P) => Effect.Effect<A, E, R>) => Layer.Layer<never, never, WorkflowEngine | R>
-  /** Ends this run and starts a new one with `payload` and an empty journal (bounded history). */
+  /**
+   * Ends this run and starts a new one with `payload` and an empty journal (bounded replay). The ended
+   * run stays visible as a `continued` record `<id>#<run>` pointing to the next run.
+   */
   readonly continueAsNew: (payload: P) => Effect.Effect<never>
 }
+
+/**
+ * A context-free Schema whose decoded type is `A`, whatever its encoded type (a workflow keeps its
+ * schemas without exposing their encoded side).
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { Schema } from "effect"
+ * import type { Workflow } from "effect-loom"
+ * const s: Workflow.SchemaOf<number> = Schema.NumberFromString
+ */
+export type SchemaOf<A> = Schema.Schema.AnyNoContext & { readonly Type: A }
 
 /**
  * How a workflow's result can fail: its own errors, or cancellation, non-determinism or a defect.
@@ -136,7 +152,7 @@ export const awaitEvent: <A, I>(name: string, schema: Schema.Schema<A, I>) => Ef
  *   Effect.as(Workflow.sleep("24 hours"), false)
  * ])
  */
-export const select: <Eff extends Effect.Effect<any, any, any>>(
+export const select: <Eff extends Effect.Effect<unknown, unknown, unknown>>(
   branches: ReadonlyArray<Eff>
 ) => Effect.Effect<
   { readonly index: number; readonly value: Effect.Effect.Success<Eff> },
@@ -178,7 +194,10 @@ export const child: <P, A, E>(
 
 /**
  * Ends the current run and starts a new one of the same workflow (same id) with `payload` and an
- * empty journal, so that eternal workflows keep a bounded history. Same as `workflow.continueAsNew`.
+ * empty journal, so that eternal workflows replay a bounded history. The workflow id then shows the new
+ * run (`run` + 1); the ended run is kept as a record `<id>#<run>` with status `continued` (its journal
+ * stays readable with `history`, `WorkflowStorage.continuedAs` points to the next run). Same as
+ * `workflow.continueAsNew`.
  *
  * @since 0.1.0
  * @category durable primitives

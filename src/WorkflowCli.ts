@@ -4,7 +4,8 @@
  *
  * - `workflows list [--name N] [--status S]… [--since DATE] [--until DATE] [--json] [--db FILE]`
  * - `workflows show <id>` — the stored record with its payload and result
- * - `workflows history <id>` — the decoded journal of the current run
+ * - `workflows history <id>` — the decoded journal of the latest run (`<id>#<run>` for an earlier run
+ *   that continued as new)
  * - `workflows signal <id> <event> <json>` — deliver an external event
  * - `workflows cancel <id> [--reason R]` — cancel, running compensations
  * - `workflows terminate <id> [--reason R]` — stop without compensation
@@ -24,6 +25,7 @@ import * as Option from "effect/Option"
 import * as SqlWorkflowStorage from "./SqlWorkflowStorage.js"
 import * as WorkflowEngine from "./WorkflowEngine.js"
 import type { WorkflowRecord, WorkflowStatus } from "./WorkflowStorage.js"
+import { continuedAs } from "./WorkflowStorage.js"
 
 /**
  * A command-line argument could not be used (for instance a signal payload that is not JSON).
@@ -56,7 +58,7 @@ const withEngine = <A, E extends { readonly message: string }>(
   f: (engine: WorkflowEngine.WorkflowEngineService) => Effect.Effect<A, E>
 ) =>
   Effect.flatMap(WorkflowEngine.WorkflowEngine, f).pipe(
-    Effect.provide(WorkflowEngine.layer().pipe(Layer.provide(SqlWorkflowStorage.layerSqlite({ filename: file })))),
+    Effect.provide(WorkflowEngine.layerClient().pipe(Layer.provide(SqlWorkflowStorage.layerSqlite({ filename: file })))),
     Effect.tapError((error) => Console.error(error.message))
   )
 
@@ -71,7 +73,9 @@ const decoded = (json: string | null): unknown => {
 }
 
 const waitingText = (r: WorkflowRecord) =>
-  r.waiting === null
+  r.status === "continued"
+    ? ` (as run ${r.run + 1} of ${continuedAs(r)?.workflowId ?? r.id})`
+    : r.waiting === null
     ? ""
     : r.waiting._tag === "Timer"
     ? ` (timer ${r.waiting.step} until ${new Date(r.waiting.until).toISOString()})`
@@ -84,7 +88,8 @@ const statuses: ReadonlyArray<WorkflowStatus> = [
   "completed",
   "failed",
   "cancelled",
-  "terminated"
+  "terminated",
+  "continued"
 ]
 
 /**
@@ -161,7 +166,7 @@ export const history = Command.make("history", { db, id, json: Options.boolean("
         )
       }
     }))
-).pipe(Command.withDescription("Print the journal of a workflow's current run"))
+).pipe(Command.withDescription("Print the journal of a workflow's latest run (<id>#<run> for an earlier run)"))
 
 /**
  * `workflows signal <id> <event> <json>`.

@@ -37,7 +37,10 @@ export interface HistoryEntry {
   readonly step: string
   readonly name: string
   readonly kind: string
-  /** `{ _tag: "Success", value }`, `{ _tag: "Failure", error }` or `{ _tag: "Die", defect }` */
+  /**
+   * `{ _tag: "Success", value }`, `{ _tag: "Failure", error }` or `{ _tag: "Die", defect }` (encoded
+   * values; an event's `value` is its payload)
+   */
   readonly outcome: unknown
   readonly at: number
 }
@@ -61,6 +64,9 @@ export interface WorkflowEngineService {
   /**
    * Starts a workflow under `id` and returns the id. Idempotent: starting the same workflow with the
    * same payload again does nothing; another name or payload under that id is `WorkflowAlreadyExists`.
+   * When this engine registered the workflow it runs it at once and stores it `running` (claimed in
+   * the same write); else (`layerClient`) it is stored `pending` until a worker that registered it
+   * claims it (when that worker starts, or at its next poll).
    */
   readonly start: <P, A, E>(
     workflow: Workflow<P, A, E>,
@@ -69,14 +75,27 @@ export interface WorkflowEngineService {
     string,
     WorkflowNotRegistered | WorkflowPayloadInvalid | WorkflowAlreadyExists | WorkflowStorageError
   >
-  /** Waits for the workflow to finish and returns its result. */
+  /**
+   * Waits for the workflow to finish and returns its result. For a workflow that continues as new this
+   * is the result of its last run (also when `id` is the record of an earlier run, `<id>#<run>`).
+   */
   readonly result: <P, A, E>(
     workflow: Workflow<P, A, E>,
     id: string
   ) => Effect.Effect<A, ResultError<E> | WorkflowNotFound | WorkflowStorageError>
+  /**
+   * The stored record: `pending` (started, no worker has claimed it yet), `running`, `waiting` (with the
+   * timer or event in `waiting`), `completed`, `failed`, `cancelled`, `terminated`, or `continued` for
+   * the record of an earlier run (`<id>#<run>`) that continued as new (`WorkflowStorage.continuedAs`
+   * gives the next run). The workflow's own id always shows its latest run, with its number in `run`.
+   */
   readonly status: (id: string) => Effect.Effect<WorkflowRecord, WorkflowNotFound | WorkflowStorageError>
+  /** Stored records, oldest first; each finished run of a continued workflow is a `continued` record. */
   readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<WorkflowRecord>, WorkflowStorageError>
-  /** The decoded journal of the current run. */
+  /**
+   * The decoded journal of the record's run: the latest run for a workflow id, an earlier run for the
+   * record `<id>#<run>` of a run that continued as new.
+   */
   readonly history: (id: string) => Effect.Effect<ReadonlyArray<HistoryEntry>, WorkflowNotFound | WorkflowStorageError>
   /** Delivers an event (JSON-encodable payload) to a workflow, also while no worker runs it. */
   readonly signal: (
@@ -147,6 +166,24 @@ export const layer = (
   options: Options = {}
 ): Layer.Layer<WorkflowEngine, WorkflowConfigInvalid, WorkflowStorage> =>
   Layer.scoped(internal.WorkflowEngine, internal.make(options))
+
+/**
+ * A client engine, for processes that start and inspect workflows that other processes run (a web
+ * server, a CLI): `start` of a workflow this process did not register stores it `pending`, and a worker
+ * (`layer` with the workflow's `toLayer`) on the same storage claims it on start or at its next poll.
+ * Workflows registered with it still run here.
+ *
+ * @since 0.1.0
+ * @category layers
+ * @example
+ * import { Layer } from "effect"
+ * import { WorkflowEngine, WorkflowStorage } from "effect-loom"
+ * const client = WorkflowEngine.layerClient().pipe(Layer.provide(WorkflowStorage.layerMemory))
+ */
+export const layerClient = (
+  options: Options = {}
+): Layer.Layer<WorkflowEngine, WorkflowConfigInvalid, WorkflowStorage> =>
+  Layer.scoped(internal.WorkflowEngine, internal.make({ ...options, client: true }))
 
 /**
  * Shorthand: start a workflow with the engine from the context.

@@ -15,8 +15,10 @@ import * as internal from "./internal/workflowStorageMemory.js"
 import type { WorkflowStorageError } from "./WorkflowError.js"
 
 /**
- * Lifecycle of a workflow. `waiting` means blocked on a durable timer or an external event (see
- * `WorkflowRecord.waiting`).
+ * Lifecycle of a workflow run. `pending`: started, not yet claimed by a worker (no worker of this
+ * workflow runs, or it has not picked the run up yet). `waiting`: blocked on a durable timer or an
+ * external event (see `WorkflowRecord.waiting`). `continued`: the run ended with continue-as-new; it is
+ * kept as its own record (see `runRecordId`) whose `continuedAs` pointer names the next run.
  *
  * @since 0.1.0
  * @category models
@@ -31,7 +33,8 @@ export const WorkflowStatus = Schema.Literal(
   "completed",
   "failed",
   "cancelled",
-  "terminated"
+  "terminated",
+  "continued"
 )
 
 /**
@@ -79,7 +82,10 @@ export const Waiting = Schema.Union(
 export type Waiting = typeof Waiting.Type
 
 /**
- * One stored workflow. `payload` and `result` are JSON text; `run` counts continue-as-new restarts.
+ * One stored workflow run. `payload` and `result` are JSON text; `run` counts continue-as-new restarts.
+ * The record under the workflow's own id is always its latest run. When a run continues as new, the
+ * finished run is copied to a record of its own, `runRecordId(id, run)`, with status `continued` (read
+ * its pointer with `continuedAs`); `createdAt` is the start of the run.
  *
  * @since 0.1.0
  * @category models
@@ -101,6 +107,56 @@ export interface WorkflowRecord {
   readonly parentId: string | null
   readonly createdAt: number
   readonly updatedAt: number
+}
+
+/**
+ * The id of the record that keeps run `run` of workflow `id` after it continued as new: `<id>#<run>`.
+ * Do not start workflows under ids of this form for workflows that continue as new.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * WorkflowStorage.runRecordId("monitor", 3) // "monitor#3"
+ */
+export const runRecordId: (id: string, run: number) => string = internal.runRecordId
+
+/**
+ * Where a run that continued as new went: the workflow id (whose record shows the latest run) and the
+ * number of the next run. Stored as the `result` of a `continued` record.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const p: WorkflowStorage.ContinuedAs = { _tag: "ContinuedAs", workflowId: "monitor", run: 4 }
+ */
+export const ContinuedAs = Schema.TaggedStruct("ContinuedAs", { workflowId: Schema.String, run: Schema.Number })
+
+/**
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const next = (p: WorkflowStorage.ContinuedAs) => `${p.workflowId} run ${p.run}`
+ */
+export type ContinuedAs = typeof ContinuedAs.Type
+
+const decodeContinuedAs = Schema.decodeUnknownOption(Schema.parseJson(ContinuedAs))
+
+/**
+ * The pointer to the next run of a `continued` record; `undefined` for any other record.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * const nextRun = (r: WorkflowStorage.WorkflowRecord) => WorkflowStorage.continuedAs(r)?.run
+ */
+export const continuedAs = (record: WorkflowRecord): ContinuedAs | undefined => {
+  if (record.status !== "continued" || record.result === null) return undefined
+  const decoded = decodeContinuedAs(record.result)
+  return decoded._tag === "Some" ? decoded.value : undefined
 }
 
 /**
@@ -198,7 +254,11 @@ export interface WorkflowStorageService {
   ) => Effect.Effect<void, WorkflowStorageError>
   /** Updates an active workflow; returns false when it is not active any more (nothing changed). */
   readonly update: (id: string, update: WorkflowUpdate) => Effect.Effect<boolean, WorkflowStorageError>
-  /** Starts run `run + 1` with a new payload and drops the journal of run `run`. */
+  /**
+   * Starts run `run + 1` of the workflow with a new payload, atomically: the record of run `run` is
+   * copied to `runRecordId(id, run)` with status `continued` and a `ContinuedAs` result; its journal is
+   * kept (readable by `history`), the new run starts with an empty one. No-op unless `run` is current.
+   */
   readonly continueAsNew: (
     id: string,
     run: number,

@@ -101,4 +101,42 @@ describe("effect-loom workflows (CLI)", () => {
       expect(late.ok).toBe(false)
       expect(late.out.join("\n")).toContain("is completed, not running")
     }).pipe(Effect.scoped))
+
+  it.live("lists the runs of a workflow that continued as new and prints each run's history", () =>
+    Effect.gen(function*() {
+      const file = path.join(os.tmpdir(), `loom-cli-can-${process.pid}-${Date.now()}.db`)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => ["", "-wal", "-shm"].forEach((s) => fs.rmSync(file + s, { force: true })))
+      )
+      const Looper = Workflow.make({ name: "Looper", payload: Schema.Number, success: Schema.Number })
+      const LooperLive = Looper.toLayer((n) =>
+        Effect.gen(function*() {
+          yield* Activity.make({ name: `Round${n}`, success: Schema.Number, execute: Effect.succeed(n) })
+          return n < 2 ? yield* Looper.continueAsNew(n + 1) : n
+        })
+      )
+      yield* Effect.gen(function*() {
+        const e = yield* WorkflowEngine.WorkflowEngine
+        yield* e.start(Looper, { id: "c", payload: 0 })
+        expect(yield* e.result(Looper, "c")).toBe(2)
+      }).pipe(
+        Effect.provide(Layer.fresh(LooperLive.pipe(
+          Layer.provideMerge(WorkflowEngine.layer({ pollInterval: "20 millis" })),
+          Layer.provide(SqlWorkflowStorage.layerSqlite({ filename: file })),
+          Layer.orDie
+        ))),
+        Effect.scoped
+      )
+      const continued = yield* run("list", "--status", "continued", "--db", file)
+      expect(continued.out.map((l) => l.split("\t").slice(0, 4).join(" "))).toEqual([
+        "c#0 Looper continued (as run 1 of c) run 0",
+        "c#1 Looper continued (as run 2 of c) run 1"
+      ])
+      const latest = yield* run("show", "c", "--db", file)
+      expect(JSON.parse(latest.out.join("\n"))).toMatchObject({ id: "c", status: "completed", run: 2, result: { _tag: "Success", value: 2 } })
+      const first = yield* run("history", "c#0", "--db", file)
+      expect(first.out.map((l) => l.split("\t").slice(2, 5).join(" "))).toEqual(["1 activity Round0"])
+      const last = yield* run("history", "c", "--db", file)
+      expect(last.out.map((l) => l.split("\t").slice(2, 5).join(" "))).toEqual(["1 activity Round2"])
+    }).pipe(Effect.scoped))
 })

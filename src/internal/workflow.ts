@@ -83,6 +83,9 @@ const decodeResult = <A, E>(
       new WorkflowCancelled({ workflowId: record.id, reason: record.reason ?? "", terminated: record.status === "terminated" })
     )
   }
+  if (record.status === "continued") {
+    return Exit.fail(new WorkflowDefect({ workflowId: record.id, defect: `continued as new; read the result of its latest run` }))
+  }
   const json = record.result ?? JSON.stringify({ _tag: "Die", defect: "no result recorded" })
   const parsed = JSON.parse(json) as { _tag: string; error?: unknown; defect?: unknown }
   if (parsed._tag === "NonDeterminism") {

@@ -76,7 +76,7 @@ export interface Execution {
   readonly storage: WorkflowStorageService
   readonly hooks: EngineHooks
   readonly scope: Scope.CloseableScope
-  readonly payloadSchema: Schema.Schema<any, any>
+  readonly payloadSchema: Schema.Schema.AnyNoContext
   seq: number
   cancel: "none" | "cancel"
   /** Set on shutdown, terminate, continue-as-new and non-determinism: compensations are skipped. */

@@ -19,7 +19,7 @@ import {
   type WorkflowStorageError
 } from "../WorkflowError.js"
 import type { Delivery, WorkflowRecord, WorkflowUpdate } from "../WorkflowStorage.js"
-import { isActive, WorkflowStorage } from "../WorkflowStorage.js"
+import { continuedAs, isActive, WorkflowStorage } from "../WorkflowStorage.js"
 import * as ctx from "./workflowContext.js"
 import { applyUpdate } from "./workflowStorageMemory.js"
 
@@ -39,7 +39,7 @@ const liveClock = Clock.make()
 const liveSleep = (d: Duration.Duration) => Effect.withClock(Effect.sleep(d), liveClock)
 
 /** @internal */
-export const make = (options: { readonly pollInterval?: Duration.DurationInput }) =>
+export const make = (options: { readonly pollInterval?: Duration.DurationInput; readonly client?: boolean }) =>
   Effect.gen(function*() {
     const pollInterval = Duration.decode(options.pollInterval ?? "1 second")
     if (!Duration.greaterThan(pollInterval, Duration.zero)) {
@@ -110,7 +110,7 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput }
           const reg = registry.get(name)
           if (reg === undefined) return yield* new WorkflowNotRegistered({ name })
           const now = yield* Clock.currentTimeMillis
-          const record = newRecord(id, reg.workflow, payload, now, parentId)
+          const record = newRecord(id, reg.workflow, payload, now, parentId, shuttingDown ? "pending" : "running")
           const existing = yield* storage.create(record)
           yield* launchEffect(id, existing === undefined ? record : existing, existing === undefined)
         }),
@@ -131,8 +131,14 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput }
       Effect.gen(function*() {
         const entries = fresh ? [] : yield* storage.journal(record.id, record.run)
         if (record.status !== "running") {
-          // resumed while it was waiting: it runs again until it reaches its wait (which records itself)
-          yield* storage.update(record.id, { status: "running", waiting: null, updatedAt: yield* Clock.currentTimeMillis })
+          // claims a pending run, or resumes a waiting one: it runs again until it reaches its wait (which
+          // records itself); nothing to run when it stopped being active (terminated) meanwhile
+          const claimed = yield* storage.update(record.id, {
+            status: "running",
+            waiting: null,
+            updatedAt: yield* Clock.currentTimeMillis
+          })
+          if (!claimed) return false
         }
         const exec: ctx.Execution = {
           workflowId: record.id,
@@ -309,10 +315,16 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput }
         }),
       start: (workflow, { id, payload }) =>
         Effect.gen(function*() {
-          if (!registry.has(workflow.name)) return yield* new WorkflowNotRegistered({ name: workflow.name })
+          // a client stores the workflow `pending` for whichever worker registers it
+          if (!registry.has(workflow.name) && options.client !== true) {
+            return yield* new WorkflowNotRegistered({ name: workflow.name })
+          }
           const json = yield* workflow.encodePayload(payload)
           const now = yield* Clock.currentTimeMillis
-          const record = newRecord(id, workflow, json, now, null)
+          // this engine runs it at once: created claimed (`running`), in the same write; else it waits
+          // `pending` for a worker (the one that registers it, or this one after a restart)
+          const claimed = registry.has(workflow.name) && !shuttingDown
+          const record = newRecord(id, workflow, json, now, null, claimed ? "running" : "pending")
           const existing = yield* storage.create(record)
           if (existing === undefined) {
             yield* launchEffect(id, record, true)
@@ -324,20 +336,27 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput }
           return id
         }),
       result: (workflow, id) =>
-        Effect.flatMap(awaitFinished(id), (record) => workflow.decodeResult(record)),
+        Effect.flatMap(awaitFinished(id), (record) => {
+          // a run that continued as new: the outcome is that of the latest run
+          const next = continuedAs(record)
+          return next === undefined
+            ? workflow.decodeResult(record)
+            : Effect.flatMap(awaitFinished(next.workflowId), (latest) => workflow.decodeResult(latest))
+        }),
       status: getRecord,
       list: (filter = {}) => storage.list(filter),
       history: (id) =>
         Effect.gen(function*() {
           const record = yield* getRecord(id)
-          const entries = yield* storage.journal(id, record.run)
+          // the record of a continued run points to the workflow id its journal is stored under
+          const entries = yield* storage.journal(continuedAs(record)?.workflowId ?? id, record.run)
           return entries.map((e): HistoryEntry => ({
             seq: e.seq,
             run: e.run,
             step: e.key,
             name: e.name,
             kind: e.kind,
-            outcome: JSON.parse(e.exit) as unknown,
+            outcome: decodeOutcome(e.kind, e.exit),
             at: e.createdAt
           }))
         }),
@@ -370,16 +389,17 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput }
 
 const newRecord = (
   id: string,
-  workflow: Workflow<any, any, any>,
+  workflow: { readonly name: string; readonly version: number },
   payload: string,
   now: number,
-  parentId: string | null
+  parentId: string | null,
+  status: "pending" | "running"
 ): WorkflowRecord => ({
   id,
   name: workflow.name,
   version: workflow.version,
   run: 0,
-  status: "running",
+  status,
   payload,
   waiting: null,
   result: null,
@@ -389,3 +409,14 @@ const newRecord = (
   createdAt: now,
   updatedAt: now
 })
+
+/** An event's payload is journaled as its JSON text: show it decoded, like every other outcome. */
+const decodeOutcome = (kind: string, exit: string): unknown => {
+  const outcome = JSON.parse(exit) as { readonly _tag: string; readonly value?: unknown }
+  if (kind !== "event" || outcome._tag !== "Success" || typeof outcome.value !== "string") return outcome
+  try {
+    return { ...outcome, value: JSON.parse(outcome.value) as unknown }
+  } catch {
+    return outcome
+  }
+}

@@ -11,6 +11,13 @@ import type {
   WorkflowUpdate
 } from "../WorkflowStorage.js"
 
+/** @internal */
+export const runRecordId = (id: string, run: number): string => `${id}#${run}`
+
+/** The `result` of a run that continued as new: a `ContinuedAs` pointer to the next run. @internal */
+export const continuedResult = (id: string, run: number): string =>
+  JSON.stringify({ _tag: "ContinuedAs", workflowId: id, run: run + 1 })
+
 const active = (r: WorkflowRecord) => r.status === "pending" || r.status === "running" || r.status === "waiting"
 
 interface StoredEvent {
@@ -97,8 +104,18 @@ export const makeMemory = (): WorkflowStorageService => {
       Effect.sync(() => {
         const r = workflows.get(id)
         if (r === undefined || r.run !== run) return
-        journals.delete(`${id}\u0000${run}`)
-        workflows.set(id, { ...r, run: run + 1, payload, status: "running", waiting: null, updatedAt: now })
+        const archiveId = runRecordId(id, run)
+        if (!workflows.has(archiveId)) {
+          workflows.set(archiveId, {
+            ...r,
+            id: archiveId,
+            status: "continued",
+            waiting: null,
+            result: continuedResult(id, run),
+            updatedAt: now
+          })
+        }
+        workflows.set(id, { ...r, run: run + 1, payload, status: "running", waiting: null, createdAt: now, updatedAt: now })
       }),
     sendEvent: (id, name, payload) =>
       Effect.sync(() =>

@@ -18,6 +18,7 @@ import type {
   WorkflowUpdate
 } from "../WorkflowStorage.js"
 import { Waiting } from "../WorkflowStorage.js"
+import { continuedResult, runRecordId } from "./workflowStorageMemory.js"
 
 const ACTIVE = ["pending", "running", "waiting"] as const
 
@@ -309,9 +310,27 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
         write(
           "continueAsNew",
           Effect.gen(function*() {
-            yield* sql`DELETE FROM loom_journal WHERE workflow_id = ${id} AND run = ${run}`
+            const r = yield* getRow(id)
+            if (r === undefined || r.run !== run) return
+            yield* sql`INSERT INTO loom_workflow ${
+              sql.insert({
+                id: runRecordId(id, run),
+                name: r.name,
+                version: r.version,
+                run,
+                status: "continued",
+                payload: r.payload,
+                waiting: null,
+                result: continuedResult(id, run),
+                cancel_requested: r.cancelRequested ? 1 : 0,
+                reason: r.reason,
+                parent_id: r.parentId,
+                created_at: r.createdAt,
+                updated_at: now
+              })
+            } ON CONFLICT DO NOTHING`
             yield* sql`UPDATE loom_workflow SET run = ${run + 1}, payload = ${payload}, status = 'running',
-                       waiting = NULL, updated_at = ${now} WHERE id = ${id} AND run = ${run}`
+                       waiting = NULL, created_at = ${now}, updated_at = ${now} WHERE id = ${id} AND run = ${run}`
           })
         ),
       sendEvent: (id, name, payload, now) =>
