@@ -5,6 +5,7 @@
  *
  * @since 0.1.0
  */
+import type * as Cause from "effect/Cause"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
@@ -61,6 +62,11 @@ export interface Bulkhead extends Policy<BulkheadRejected> {
   readonly running: Effect.Effect<number>
   /** Calls waiting for a slot now. */
   readonly queued: Effect.Effect<number>
+}
+
+interface Handlers<A, E> {
+  readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<never, E>
+  readonly onSuccess: (value: A) => Effect.Effect<A>
 }
 
 interface Waiter {
@@ -127,11 +133,21 @@ export const make = (options: Options): Effect.Effect<Bulkhead, PolicySettingInv
         next.wake()
       }
     }
-    const runInSlot = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-      Effect.flatMap(Effect.exit(self), (exit) => {
+    // One handler pair for every call: the slot is given back on any outcome.
+    const release = {
+      onFailure: <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => {
         releaseSlot()
-        return exit
-      })
+        return Effect.failCause(cause)
+      },
+      onSuccess: <A>(value: A): Effect.Effect<A> => {
+        releaseSlot()
+        return Effect.succeed(value)
+      }
+    }
+    const runInSlot = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      const handlers: Handlers<A, E> = release
+      return Effect.matchCauseEffect(self, handlers)
+    }
     const waitForSlot = Effect.async<void>((resume) => {
       const waiter: Waiter = { granted: false, wake: () => resume(Effect.void) }
       waiters.push(waiter)

@@ -73,9 +73,9 @@ export const exponential: (
 ) => Effect.Effect<Schedule.Schedule<Duration.Duration, unknown>, PolicySettingInvalid> = internal.exponential
 
 /**
- * Builds a retry policy. The success path costs one `catchAll`; the schedule is
- * only started on the first failure. Each attempt sees its number through
- * {@link attempt}.
+ * Builds a retry policy. The success path costs a `catchAll` and a read of the
+ * attempt number; the schedule is only started on the first failure. Each
+ * attempt sees its number through {@link attempt}.
  *
  * @example
  * ```ts

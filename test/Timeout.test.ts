@@ -55,6 +55,33 @@ describe("Timeout", () => {
       assert.strictEqual(yield* Fiber.join(fiber), 0)
     }))
 
+  it.effect("FiberRefs are forked into the timed effect as by Effect.fork, call after call", () =>
+    Effect.gen(function*() {
+      const plain = FiberRef.unsafeMake("plain")
+      const counted = FiberRef.unsafeMake(0, { fork: (n) => n + 1 })
+      const timeout = yield* Timeout.make({ name: "fork", duration: "1 minute" })
+      const read = Effect.zip(FiberRef.get(plain), FiberRef.get(counted))
+      const forked = Effect.flatMap(Effect.fork(read), Fiber.join)
+      const seen = (locally: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>) =>
+        Effect.gen(function*() {
+          const [timed, byFork] = yield* locally(Effect.zip(timeout(read), forked))
+          assert.deepStrictEqual(timed, byFork)
+          return timed
+        })
+      // A ref left at its initial value is not forked; a set one is, on every call, for that call's value.
+      assert.deepStrictEqual(yield* seen((self) => self), ["plain", 0])
+      assert.deepStrictEqual(yield* seen(Effect.locally(plain, "changed")), ["changed", 0])
+      assert.deepStrictEqual(yield* seen(Effect.locally(counted, 10)), ["plain", 11])
+      assert.deepStrictEqual(yield* seen(Effect.locally(counted, 10)), ["plain", 11])
+      assert.deepStrictEqual(yield* seen(Effect.locally(counted, 20)), ["plain", 21])
+      assert.deepStrictEqual(yield* seen((self) => Effect.locally(Effect.locally(self, counted, 20), plain, "x")), [
+        "x",
+        21
+      ])
+      // `locally` puts the old value back explicitly, so the ref is now set and forked.
+      assert.deepStrictEqual(yield* seen((self) => self), ["plain", 1])
+    }))
+
   it.effect("defects and failures of a synchronous effect pass through", () =>
     Effect.gen(function*() {
       const timeout = yield* Timeout.make({ name: "sync", duration: "1 second" })

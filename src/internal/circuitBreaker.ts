@@ -3,7 +3,6 @@ import * as Data from "effect/Data"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import type { Predicate } from "effect/Predicate"
 import * as PubSub from "effect/PubSub"
@@ -103,6 +102,11 @@ class Ring {
   }
 }
 
+interface Handlers<A, E> {
+  readonly onFailure: (cause: Cause.Cause<E>) => Effect.Effect<never, E>
+  readonly onSuccess: (value: A) => Effect.Effect<A>
+}
+
 interface Settings {
   readonly name: string
   readonly maxFailures: number | undefined
@@ -173,6 +177,8 @@ export const make = (
     let consecutiveFailures = 0
     let trialsAdmitted = 0
     let trialsSucceeded = 0
+    // The outcome handlers of the current generation (see `outcomeHandlers`, hoisted).
+    let handlers = outcomeHandlers(generation)
     const ratio = config.ratio
     const ring = ratio === undefined ? undefined : new Ring(ratio.window)
 
@@ -219,6 +225,7 @@ export const make = (
       if (next._tag === "Closed") ring?.clear()
       gauge.unsafeUpdate(stateValue(next), [])
       const forGeneration = generation
+      handlers = outcomeHandlers(forGeneration)
       const publish = Effect.zipRight(
         // After the scope closed the PubSub is shut down (publishing would interrupt the caller).
         Effect.suspend(() => shutDown ? Effect.void : PubSub.publish(pubsub, next)),
@@ -247,10 +254,13 @@ export const make = (
       return Cause.isInterruptedOnly(cause) ? undefined : true
     }
 
-    /** Records the outcome of a call admitted in `admittedIn`; returns the publication of a state change, if any. */
-    const record = (admittedIn: number, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> | undefined => {
+    /**
+     * Records the outcome of a call admitted in `admittedIn` (`true` a failure,
+     * `false` a success, `undefined` neither); returns the publication of a
+     * state change, if any.
+     */
+    const record = (admittedIn: number, failure: boolean | undefined): Effect.Effect<void> | undefined => {
       if (admittedIn !== generation) return undefined
-      const failure = Exit.isSuccess(exit) ? false : failed(exit.cause)
       if (state._tag === "HalfOpen") {
         if (failure === undefined) {
           trialsAdmitted--
@@ -276,30 +286,44 @@ export const make = (
       return Effect.fail(new CircuitBreakerOpen({ name: config.name, state: current }))
     }
 
-    const run = <A, E, R>(
-      self: Effect.Effect<A, E, R>,
-      admittedIn: number
-    ): Effect.Effect<A, E, R> =>
-      Effect.flatMap(Effect.exit(self), (exit) => {
-        const publish = record(admittedIn, exit)
-        return publish === undefined ? exit : Effect.zipRight(publish, exit)
-      })
+    /**
+     * The handlers recording the outcome of the calls admitted in one
+     * generation; built once per state change, not per call.
+     */
+    function outcomeHandlers(admittedIn: number) {
+      return {
+        onFailure: <E>(cause: Cause.Cause<E>): Effect.Effect<never, E> => {
+          const publish = record(admittedIn, failed(cause))
+          return publish === undefined ? Effect.failCause(cause) : Effect.zipRight(publish, Effect.failCause(cause))
+        },
+        onSuccess: <A>(value: A): Effect.Effect<A> => {
+          const publish = record(admittedIn, false)
+          return publish === undefined ? Effect.succeed(value) : Effect.as(publish, value)
+        }
+      }
+    }
+
+    /** Runs an admitted call, recording its outcome against the current generation. */
+    const run = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+      const current: Handlers<A, E> = handlers
+      return Effect.matchCauseEffect(self, current)
+    }
 
     const breaker = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitBreakerOpen, R> =>
       Effect.suspend(() =>
         // Closed: admitting changes nothing and an interruption would not count, so no mask is needed.
-        state._tag === "Closed" ? run(self, generation) : guarded(self)
+        state._tag === "Closed" ? run(self) : guarded(self)
       )
 
     const guarded = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitBreakerOpen, R> =>
       // The mask's body runs on every call, so it reads the state afresh.
       Effect.uninterruptibleMask((restore): Effect.Effect<A, E | CircuitBreakerOpen, R> => {
-        if (state._tag === "Closed") return run(restore(self), generation)
+        if (state._tag === "Closed") return run(restore(self))
         const published = refresh()
         const current = state
         if (current._tag === "HalfOpen" && trialsAdmitted < config.halfOpenMaxCalls) {
           trialsAdmitted++
-          const admitted = run(restore(self), generation)
+          const admitted = run(restore(self))
           return published === undefined ? admitted : Effect.zipRight(published, admitted)
         }
         return published === undefined ? reject(current) : Effect.zipRight(published, reject(current))

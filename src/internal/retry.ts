@@ -59,8 +59,12 @@ export const fromSchedule = <Out>(
     Effect.provideService(self, RetryAttempt, attempt)
   // Providing a service copies the context, so the first attempt only does it
   // when an enclosing retry set another number (the reference defaults to 1).
+  // The context is read from the fiber: one step, where yielding the reference
+  // takes three.
   const firstAttempt = <A, E, R>(self: Effect.Effect<A, E, R>) =>
-    Effect.flatMap(RetryAttempt, (current) => current === 1 ? self : withAttempt(self, 1))
+    Effect.withFiberRuntime<A, E, R>((fiber) =>
+      Context.get(fiber.currentContext, RetryAttempt) === 1 ? self : withAttempt(self, 1)
+    )
   return <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
     const loop = (driver: Schedule.ScheduleDriver<Out, unknown>, attempt: number) => (error: E): Effect.Effect<A, E, R> =>
       shouldRetry(error) ?
