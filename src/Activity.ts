@@ -7,8 +7,6 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
-import type * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
 import * as internal from "./internal/workflowActivity.js"
 import type { ActivityTimeout } from "./WorkflowError.js"
 
@@ -29,14 +27,7 @@ import type { ActivityTimeout } from "./WorkflowError.js"
  *   name: "Answer", success: Schema.Number, execute: Effect.succeed(42)
  * }
  */
-export interface Options<A, I, E, EI, R> {
-  readonly name: string
-  readonly success: Schema.Schema<A, I>
-  readonly error?: Schema.Schema<E, EI>
-  readonly execute: Effect.Effect<A, E, R>
-  readonly retry?: Schedule.Schedule<unknown, NoInfer<E>, never>
-  readonly timeout?: Duration.DurationInput
-}
+export interface Options<A, I, E, EI, R> extends internal.ActivityOptions<A, I, E, EI, R> {}
 
 /**
  * Declares an activity. The result is an `Effect`: yield it inside a workflow body.

@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import * as SqlWorkflowStorage from "./SqlWorkflowStorage.js"
 import * as WorkflowEngine from "./WorkflowEngine.js"
 import type { WorkflowRecord, WorkflowStatus } from "./WorkflowStorage.js"
+import { WorkflowStatus as WorkflowStatusSchema } from "./WorkflowStorage.js"
 import { continuedAs } from "./WorkflowStorage.js"
 
 /**
@@ -81,16 +82,7 @@ const waitingText = (r: WorkflowRecord) =>
     ? ` (timer ${r.waiting.step} until ${new Date(r.waiting.until).toISOString()})`
     : ` (event ${r.waiting.event})`
 
-const statuses: ReadonlyArray<WorkflowStatus> = [
-  "pending",
-  "running",
-  "waiting",
-  "completed",
-  "failed",
-  "cancelled",
-  "terminated",
-  "continued"
-]
+const statuses: ReadonlyArray<WorkflowStatus> = WorkflowStatusSchema.literals
 
 /**
  * `workflows list`.
