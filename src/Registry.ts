@@ -146,6 +146,10 @@ export class RegistryJsonInvalid extends Data.TaggedError("RegistryJsonInvalid")
   }
 }
 
+/** One line per issue: `<file>: at <path>: <message>`. */
+const issuesMessage = (file: string, issues: ReadonlyArray<Component.Issue>): string =>
+  issues.map((issue) => `${file}: at ${issue.path}: ${issue.message}`).join("\n")
+
 /**
  * The file does not match `ConfigFile` (wrong types, missing or unknown keys); one issue per path.
  *
@@ -157,7 +161,7 @@ export class RegistrySchemaInvalid extends Data.TaggedError("RegistrySchemaInval
   readonly issues: ReadonlyArray<Component.Issue>
 }> {
   override get message(): string {
-    return this.issues.map((issue) => `${this.file}: at ${issue.path}: ${issue.message}`).join("\n")
+    return issuesMessage(this.file, this.issues)
   }
 }
 
@@ -262,7 +266,7 @@ export class RegistryConfigInvalid extends Data.TaggedError("RegistryConfigInval
   readonly issues: ReadonlyArray<Component.Issue>
 }> {
   override get message(): string {
-    return this.issues.map((issue) => `${this.file}: at ${issue.path}: ${issue.message}`).join("\n")
+    return issuesMessage(this.file, this.issues)
   }
 }
 

@@ -50,39 +50,25 @@ export interface NodeFields {
   readonly policy: NodePolicy
 }
 
+/** The fields of a node live on the node itself (declaration merging with the class below). @internal */
+export interface OperationImpl<A = unknown, E = unknown, R = unknown> extends NodeFields {}
+
 /**
  * One node of an operation tree. It is an `Effect` (its `commit` runs the
  * subtree), so it can be yielded in `Effect.gen` and piped like any effect.
  * @internal
  */
-export class OperationImpl<A = unknown, E = unknown, R = unknown> extends Effectable.Class<A, E, R>
-  implements NodeFields
-{
+export class OperationImpl<A = unknown, E = unknown, R = unknown> extends Effectable.Class<A, E, R> {
   readonly [TypeId]: TypeId = TypeId
-  readonly _tag: NodeTag
-  readonly name: string
-  readonly effect: Effect.Effect<unknown, unknown, unknown> | undefined
-  readonly build: ((node: NodeHandle) => Effect.Effect<unknown, unknown, unknown>) | undefined
-  readonly children: ReadonlyArray<OperationImpl>
-  readonly keys: ReadonlyArray<string> | undefined
-  readonly concurrency: number | "unbounded"
-  readonly failFast: boolean
-  readonly policy: NodePolicy
   /** What is wrong with this node on its own, if anything (checked once, when built). */
   readonly problem: string | undefined
+  readonly #fields: NodeFields
   readonly #commit: (self: OperationImpl<A, E, R>) => Effect.Effect<A, E, R>
 
   constructor(fields: NodeFields, commit: (self: OperationImpl<A, E, R>) => Effect.Effect<A, E, R>) {
     super()
-    this._tag = fields._tag
-    this.name = fields.name
-    this.effect = fields.effect
-    this.build = fields.build
-    this.children = fields.children
-    this.keys = fields.keys
-    this.concurrency = fields.concurrency
-    this.failFast = fields.failFast
-    this.policy = fields.policy
+    Object.assign(this, fields)
+    this.#fields = fields
     this.problem = checkNode(fields)
     this.#commit = commit
   }
@@ -93,21 +79,7 @@ export class OperationImpl<A = unknown, E = unknown, R = unknown> extends Effect
 
   /** A copy of this node with other fields; the copy keeps the same way of running. */
   with(fields: Partial<NodeFields>): OperationImpl<A, E, R> {
-    return new OperationImpl<A, E, R>({ ...this.fieldsOf(), ...fields }, this.#commit)
-  }
-
-  private fieldsOf(): NodeFields {
-    return {
-      _tag: this._tag,
-      name: this.name,
-      effect: this.effect,
-      build: this.build,
-      children: this.children,
-      keys: this.keys,
-      concurrency: this.concurrency,
-      failFast: this.failFast,
-      policy: this.policy
-    }
+    return new OperationImpl<A, E, R>({ ...this.#fields, ...fields }, this.#commit)
   }
 
   override toString(): string {
