@@ -332,6 +332,49 @@ describe("Operation", () => {
       expect(report.snapshot.root.attempts).toBe(2)
     }))
 
+  it.live("nested parallel groups whose leaves suspend keep each group's bound and nest their spans", () => {
+    const tracer = inMemoryTracer()
+    return Effect.gen(function*() {
+      let inFlight = 0
+      let maxInFlight = 0
+      const leaf = (name: string) =>
+        Operation.leaf(
+          name,
+          Effect.acquireUseRelease(
+            Effect.sync(() => {
+              inFlight++
+              maxInFlight = Math.max(maxInFlight, inFlight)
+            }),
+            () => Effect.sleep("5 millis"),
+            () => Effect.sync(() => inFlight--)
+          )
+        )
+      const tree = Operation.parallel(
+        "root",
+        Array.from({ length: 3 }, (_, a) =>
+          Operation.parallel(`a${a}`, Array.from({ length: 4 }, (_, b) => leaf(`b${b}`)), { concurrency: 2 })),
+        { concurrency: 2 }
+      )
+      const report = yield* Operation.runReport(tree)
+      expect(Exit.isSuccess(report.exit)).toBe(true)
+      // two groups at a time, two leaves each: never more than 4, and the bound is reached
+      expect(maxInFlight).toBe(4)
+      const parents = parentNames(tracer.spans())
+      for (let a = 0; a < 3; a++) expect(parents.get(`root/a${a}`)).toBe("root")
+    }).pipe(Effect.provide(tracer.layer), Effect.provideService(Operation.LeafSpans, false))
+  })
+
+  it.effect("parallel groups nested 300 deep run without exhausting the stack", () =>
+    Effect.gen(function*() {
+      let tree: Operation.Operation<unknown, Operation.OperationInvalid> = Operation.leaf("bottom", Effect.succeed(1))
+      for (let depth = 0; depth < 300; depth++) {
+        tree = Operation.parallel(`p${depth}`, [tree, Operation.leaf("side", Effect.succeed(2))], { concurrency: 2 })
+      }
+      const report = yield* Operation.runReport(tree)
+      expect(Exit.isSuccess(report.exit)).toBe(true)
+      expect(report.snapshot.completed).toBe(301)
+    }))
+
   it.effect("a 10,000-leaf tree completes", () =>
     Effect.gen(function*() {
       let n = 0
