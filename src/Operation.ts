@@ -22,6 +22,7 @@ import type * as errors from "./internal/errors.js"
 import type { OperationGroupFailed, OperationInvalid, OperationTimeout } from "./internal/errors.js"
 import * as introspect from "./internal/introspect.js"
 import * as internal from "./internal/operation.js"
+import * as metricsInternal from "./internal/operationMetrics.js"
 import { isOperation as isOperationImpl, type OperationImpl, TypeId as OperationTypeId } from "./internal/operationNode.js"
 import type { Progress, Report, Snapshot } from "./OperationStatus.js"
 import type { Policy } from "./Policy.js"
@@ -389,6 +390,25 @@ export const withSpan: {
  * @category references
  */
 export const LeafSpans: typeof internal.LeafSpans = internal.LeafSpans
+
+/**
+ * The metrics every finished tree run records, tagged with the root's name
+ * (`operation.name`) and `outcome`: `effect_loom.operation.duration` (seconds;
+ * outcome `succeeded` / `failed` / `cancelled`) and `effect_loom.operation.leaves`
+ * (leaves by final status). They are recorded once per run, never per leaf.
+ * Keep root names low-cardinality (no ids in them).
+ *
+ * @example
+ * import { Metric } from "effect"
+ * import { Operation } from "effect-loom"
+ * const failedLeaves = Metric.value(
+ *   Operation.metrics.leaves.pipe(Metric.tagged("operation.name", "bulk-update"), Metric.tagged("outcome", "failed"))
+ * )
+ *
+ * @since 0.1.0
+ * @category observability
+ */
+export const metrics = { duration: metricsInternal.runDuration, leaves: metricsInternal.leaves } as const
 
 /**
  * Options for observed runs.

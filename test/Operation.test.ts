@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
@@ -373,6 +374,27 @@ describe("Operation", () => {
       const report = yield* Operation.runReport(tree)
       expect(Exit.isSuccess(report.exit)).toBe(true)
       expect(report.snapshot.completed).toBe(301)
+    }))
+
+  it.effect("each run records its duration and its leaves by final status, once per run", () =>
+    Effect.gen(function*() {
+      const name = "metrics-probe"
+      const leaves = (outcome: string) =>
+        Metric.value(Operation.metrics.leaves.pipe(Metric.tagged("operation.name", name), Metric.tagged("outcome", outcome)))
+      const runs = (outcome: string) =>
+        Metric.value(Operation.metrics.duration.pipe(Metric.tagged("operation.name", name), Metric.tagged("outcome", outcome)))
+      const tree = Operation.sequence(name, [
+        Operation.leaf("ok", Effect.void),
+        Operation.leaf("boom", Effect.fail("boom")),
+        Operation.leaf("never", Effect.void)
+      ])
+      yield* Operation.runReport(tree)
+      yield* Operation.runReport(tree)
+      expect((yield* leaves("succeeded")).count).toBe(2)
+      expect((yield* leaves("failed")).count).toBe(2)
+      expect((yield* leaves("skipped")).count).toBe(2)
+      expect((yield* runs("failed")).count).toBe(2)
+      expect((yield* runs("succeeded")).count).toBe(0)
     }))
 
   it.effect("a 10,000-leaf tree completes", () =>

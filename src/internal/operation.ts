@@ -14,8 +14,10 @@ import * as Stream from "effect/Stream"
 import * as Tracer from "effect/Tracer"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { type NodeFailure, OperationGroupFailed, OperationInvalid, OperationTimeout } from "./errors.js"
+import { Faults, type FaultsService } from "./faults.js"
 import { currentJournalHook, type TreeJournal } from "./journalHook.js"
 import { emptyPolicy, type NodeHandle, type NodePolicy, type NodeTag, OperationImpl, type Wrapper } from "./operationNode.js"
+import { recordRun } from "./operationMetrics.js"
 import { childIds, compile, KIND_LEAF, pathOf, type Plan } from "./plan.js"
 import { type OperationEvent, type ReportImpl, SnapshotImpl, toEvent } from "./snapshot.js"
 import { COMPENSATED, COMPENSATING, COMPENSATION_FAILED, Tracker } from "./tracker.js"
@@ -137,6 +139,8 @@ interface RunContext {
   readonly leafSpans: boolean
   /** Inside a durable workflow: journals each leaf's steps under the leaf's path. */
   readonly journal: TreeJournal | undefined
+  /** Faults injected by the test kit, when any are configured. */
+  readonly faults: FaultsService | undefined
 }
 
 const kindNames = { Leaf: "leaf", Sequence: "sequence", Parallel: "parallel" } as const
@@ -191,7 +195,9 @@ const nodeHandle = (ctx: RunContext, id: number): NodeHandle => ({
 const runLeaf = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
-  const effect = op.build === undefined ? op.effect! : op.build(nodeHandle(ctx, id))
+  const built = op.build === undefined ? op.effect! : op.build(nodeHandle(ctx, id))
+  // a fault wraps each attempt, inside the leaf's retry
+  const effect = ctx.faults === undefined ? built : ctx.faults.wrap("leaf", pathOf(ctx.plan, id), built)
   const policy = op.policy
   const plain = policy.wrappers.length === 0 && policy.timeout === undefined && policy.retry === undefined &&
     !(policy.span ?? ctx.leafSpans)
@@ -410,19 +416,26 @@ interface Started {
 }
 
 const prepare = (self: OperationImpl, recordEvents: boolean): Effect.Effect<Started, OperationInvalid> =>
-  Effect.flatMap(Effect.all([Effect.clock, LeafSpans, FiberRef.get(currentJournalHook)]), ([clock, leafSpans, hook]) =>
-    Either.match(compile(self), {
-      onLeft: Effect.fail,
-      onRight: (plan) => {
-        const tracker = new Tracker(plan, () => clock.unsafeCurrentTimeMillis(), recordEvents)
-        if (hook === null) return Effect.succeed({ tracker, ctx: { plan, tracker, leafSpans, journal: undefined } })
-        return Effect.map(hook.tree, (journal) => ({ tracker, ctx: { plan, tracker, leafSpans, journal } }))
-      }
-    }))
+  Effect.flatMap(
+    Effect.all([Effect.clock, LeafSpans, FiberRef.get(currentJournalHook), Faults]),
+    ([clock, leafSpans, hook, faults]) =>
+      Either.match(compile(self), {
+        onLeft: Effect.fail,
+        onRight: (plan) => {
+          const tracker = new Tracker(plan, () => clock.unsafeCurrentTimeMillis(), recordEvents)
+          const base = { plan, tracker, leafSpans, faults: faults.active ? faults : undefined }
+          if (hook === null) return Effect.succeed({ tracker, ctx: { ...base, journal: undefined } })
+          return Effect.map(hook.tree, (journal) => ({ tracker, ctx: { ...base, journal } }))
+        }
+      })
+  )
 
 /** Runs a prepared tree; on interruption marks running nodes cancelled and pending ones skipped. */
 const execute = (started: Started): Effect.Effect<unknown, unknown, unknown> =>
-  Effect.onInterrupt(runNode(started.ctx, 0), () => Effect.sync(() => started.tracker.sweep(0, started.ctx.plan.size)))
+  Effect.onExit(
+    Effect.onInterrupt(runNode(started.ctx, 0), () => Effect.sync(() => started.tracker.sweep(0, started.ctx.plan.size))),
+    (exit) => recordRun(started.ctx.plan, started.tracker, exit)
+  )
 
 const progressOf = (tracker: Tracker): ProgressImpl => ({
   snapshot: SnapshotImpl.of(tracker),
