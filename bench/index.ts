@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
-const benches = ["operation", "resilience", "http", "durable"]
+const benches = ["operation", "resilience", "http", "durable", "telemetry"]
 const only = process.argv.slice(2)
 let failed = 0
 for (const name of benches) {

@@ -7,7 +7,11 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Metric from "effect/Metric"
+import type * as MetricKeyType from "effect/MetricKeyType"
+import type * as MetricState from "effect/MetricState"
 import * as internal from "./internal/workflowActivity.js"
+import * as telemetry from "./internal/workflowTelemetry.js"
 import type { ActivityTimeout } from "./WorkflowError.js"
 
 /**
@@ -83,3 +87,21 @@ export const attempt: Effect.Effect<number> = internal.attempt
  * const send = Activity.make({ name: "Send", success: Schema.String, execute: Activity.idempotencyKey })
  */
 export const idempotencyKey: Effect.Effect<string> = internal.idempotencyKey
+
+/**
+ * Histogram `effect_loom.activity.duration` of activity executions in seconds (all attempts of one
+ * execution; replayed activities are not measured), labelled `activity.name` and `outcome`
+ * (`success` / `failure`).
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @example
+ * import { Metric } from "effect"
+ * import { Activity } from "effect-loom"
+ * const charges = Metric.value(Activity.duration.pipe(Metric.tagged("activity.name", "Charge"), Metric.tagged("outcome", "success")))
+ */
+export const duration: Metric.Metric<
+  MetricKeyType.MetricKeyType.Histogram,
+  number,
+  MetricState.MetricState.Histogram
+> = telemetry.activityDuration

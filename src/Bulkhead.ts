@@ -89,7 +89,7 @@ interface Waiter {
  * @category metrics
  */
 export const rejectionsMetric: Metric.Metric.Counter<number> = Metric.counter(
-  "effect_loom_bulkhead_rejections_total",
+  "effect_loom.bulkhead.rejections",
   { description: "Calls rejected by a full bulkhead", incremental: true }
 )
 

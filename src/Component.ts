@@ -16,6 +16,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Predicate from "effect/Predicate"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import { withFaults } from "./internal/faults.js"
 
 const ScopeTag = Scope.Scope
 
@@ -501,7 +502,8 @@ export const instantiate = (
           component,
           config,
           run: (input: unknown) =>
-            Effect.catchAll(handlerService.handler(input, config), (error) =>
+            // innermost: interceptors (retry, circuit breaker …) see an injected test fault like a real failure
+            Effect.catchAll(withFaults("component", service, handlerService.handler(input, config)), (error) =>
               Effect.flatMap(
                 Effect.orElseSucceed(encodeError(error), () => error),
                 (encoded) => Effect.fail(new ComponentFailed({ service, error: encoded }))

@@ -361,8 +361,8 @@ export const builtin = (
 export const causeTag: (cause: Cause.Cause<unknown>) => string = internal.errorTag
 
 /**
- * The metrics of the `metrics` built-in, tagged with `service`: `loom_calls_total`,
- * `loom_call_errors_total` and the `loom_call_duration_seconds` histogram.
+ * The metrics of the `metrics` built-in, tagged with `service`: `effect_loom.component.calls`,
+ * `effect_loom.component.errors` and the `effect_loom.component.duration` histogram (seconds).
  *
  * @since 0.1.0
  * @category built-ins

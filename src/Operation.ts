@@ -9,6 +9,13 @@
  * provide it. Running it that way tracks status internally; use `start`,
  * `run` with `onProgress`, or `runReport` to observe it.
  *
+ * Inside a durable workflow body, leaves can be activities
+ * (`Operation.leaf("charge", Activity.make(…))`): each leaf's journal entries
+ * are keyed by its path, so after a crash completed leaves replay from the
+ * journal instead of running again, whatever worker fiber picked them, and
+ * `Workflow.operationStatus(tree, history)` rebuilds the tree's status from
+ * the workflow's history.
+ *
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"

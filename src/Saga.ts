@@ -13,6 +13,28 @@
  * `Effect.gen`, and `Saga.leaf` makes a step a leaf of an operation tree whose
  * status then shows `compensating` / `compensated` / `compensation-failed`.
  *
+ * Inside a durable workflow (`Workflow.toLayer` body), make the forward and
+ * compensation effects activities (`Activity.make`): each step takes a journal
+ * position in program order (members of `Saga.all` one per member fiber), its
+ * forward activities are journaled under it and its compensation's activities
+ * under a compensation key of it. Compensations are then journaled exactly
+ * once, whatever order or concurrency they ran in, and a crash while
+ * compensating resumes compensating without re-running finished
+ * compensations. A workflow `cancel` runs the compensations; `terminate` and
+ * engine shutdown do not (they are reported `Skipped`). Map `SagaFailed` to
+ * an error of the workflow's `error` schema (it carries a `Cause`, which is
+ * not journaled):
+ *
+ * ```ts
+ * const TripLive = Trip.toLayer(() =>
+ *   Saga.run("trip", Effect.gen(function*() {
+ *     const hotel = yield* Saga.step("hotel", bookHotel, (id) => cancelHotel(id))
+ *     yield* Saga.step("flight", bookFlight, (id) => cancelFlight(id))
+ *     return hotel
+ *   })).pipe(Effect.catchTag("SagaFailed", (e) => Effect.fail(new TripFailed({ reason: Saga.reasonOf(e.cause) }))))
+ * )
+ * ```
+ *
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
@@ -312,7 +334,7 @@ export const compensationsTotal: Metric.Metric.Counter<number> = internal.compen
 export const compensationFailuresTotal: Metric.Metric.Counter<number> = internal.compensationFailuresTotal
 
 /**
- * Histogram of compensation durations in milliseconds (`saga_compensation_duration_ms`),
+ * Histogram of compensation durations in seconds (`effect_loom.saga.compensation.duration`),
  * labelled `saga` and `step`.
  *
  * @since 0.1.0

@@ -9,6 +9,11 @@
  * `patched` and `withCompensation`. Concurrent steps (`Effect.all` with concurrency, fan-out) are
  * replay-safe: a step's identity comes from its place in the program, not from completion order.
  *
+ * Sagas (`Saga.run` / `Saga.step` / `Saga.all`) and operation trees (`Operation.run`) work inside a
+ * body: a saga step's forward and compensation activities are journaled at the step's own position, so
+ * a crash while compensating resumes compensating without re-running finished compensations; a tree's
+ * leaves are journaled by their path, and `operationStatus` rebuilds the tree's status from the history.
+ *
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
@@ -20,6 +25,10 @@ import type * as Layer from "effect/Layer"
 import type * as Schema from "effect/Schema"
 import * as internal from "./internal/workflow.js"
 import type { WorkflowEngine } from "./internal/workflowEngine.js"
+import * as journal from "./internal/workflowJournal.js"
+import * as Operation from "./Operation.js"
+import type * as OperationStatus from "./OperationStatus.js"
+import type { HistoryEntry } from "./WorkflowEngine.js"
 import type { WorkflowCancelled, WorkflowDefect, WorkflowNonDeterminism, WorkflowPayloadInvalid } from "./WorkflowError.js"
 import type { WorkflowRecord } from "./WorkflowStorage.js"
 
@@ -275,3 +284,46 @@ export const withCompensation: {
     compensate: (value: A, cause: Cause.Cause<unknown>) => Effect.Effect<unknown, unknown, R2>
   ): Effect.Effect<A, E, R | R2>
 } = internal.withCompensation
+
+/**
+ * The durable status of an operation tree run inside a workflow, rebuilt from the workflow's history
+ * (`WorkflowEngine.history`), also while no worker runs it or after a crash.
+ *
+ * Inside a workflow body, `Operation.run(tree)` journals each leaf's steps under the leaf's path (step
+ * keys `<k>:<leaf path>:<n>`, whichever worker fiber picked the leaf) and the leaf's outcome as a
+ * `leaf` entry named by its path. So a tree whose leaves are activities (`Operation.leaf("charge",
+ * Activity.make(…))`) resumes after a crash without re-running completed leaves, and this function
+ * gives each node's status from the latest run of `tree` in `history`: a leaf `succeeded` / `failed`
+ * once its outcome is journaled, `running` when some of its steps are journaled but not its outcome
+ * (or it was interrupted by a failing sibling), `pending` otherwise. A `Saga.leaf` run under `Saga.run`
+ * whose compensation journaled steps is `compensated` (or `compensation-failed` when one of them
+ * failed; a compensation of several activities shows `compensated` from its first). A group is `failed`
+ * when a child failed, `succeeded` when all did, `pending` when none started, `running` until all
+ * ended, then `compensated` / `compensation-failed`. Nodes are in depth-first pre-order, as
+ * `Operation.nodes(tree)` lists them. Pass the workflow's record (`engine.status(id)`) too so that a
+ * leaf waiting on a durable timer or event (nothing journaled yet) shows `running`.
+ *
+ * @since 0.1.0
+ * @category operation trees
+ * @example
+ * import { Effect, Schema } from "effect"
+ * import { Activity, Operation, Workflow, WorkflowEngine } from "effect-loom"
+ *
+ * const fetch = (name: string) => Activity.make({ name, success: Schema.String, execute: Effect.succeed(name) })
+ * const tree = Operation.parallel("fetch", { user: Operation.leaf("user", fetch("User")), stock: Operation.leaf("stock", fetch("Stock")) }, { concurrency: 2 })
+ * const Load = Workflow.make({ name: "Load", payload: Schema.Void, success: Schema.Void })
+ * const LoadLive = Load.toLayer(() => Effect.asVoid(Effect.orDie(Operation.run(tree))))
+ * const status = (id: string) =>
+ *   Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
+ *     Effect.zipWith(engine.history(id), engine.status(id), (history, record) => Workflow.operationStatus(tree, history, record)))
+ */
+export const operationStatus = (
+  tree: Operation.Any,
+  history: ReadonlyArray<HistoryEntry>,
+  record?: WorkflowRecord
+): ReadonlyArray<OperationStatus.NodeState> =>
+  journal.treeStatus(
+    Operation.nodes(tree),
+    history,
+    record?.waiting === null || record?.waiting === undefined ? undefined : { step: record.waiting.step, at: record.updatedAt }
+  )

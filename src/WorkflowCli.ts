@@ -9,6 +9,8 @@
  * - `workflows signal <id> <event> <json>` — deliver an external event
  * - `workflows cancel <id> [--reason R]` — cancel, running compensations
  * - `workflows terminate <id> [--reason R]` — stop without compensation
+ * - `workflows purge --older-than DURATION [--status S]…` — delete runs that ended before now minus
+ *   DURATION (`7 days`, `12 hours`, or short `7d`, `12h`, `30m`), with their journals
  *
  * `--db` defaults to `effect-loom.db` in the working directory.
  *
@@ -17,8 +19,10 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Clock from "effect/Clock"
 import * as Console from "effect/Console"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -26,7 +30,7 @@ import * as SqlWorkflowStorage from "./SqlWorkflowStorage.js"
 import * as WorkflowEngine from "./WorkflowEngine.js"
 import type { WorkflowRecord, WorkflowStatus } from "./WorkflowStorage.js"
 import { WorkflowStatus as WorkflowStatusSchema } from "./WorkflowStorage.js"
-import { continuedAs } from "./WorkflowStorage.js"
+import { continuedAs, endedStatuses } from "./WorkflowStorage.js"
 
 /**
  * A command-line argument could not be used (for instance a signal payload that is not JSON).
@@ -213,6 +217,62 @@ export const terminate = Command.make("terminate", { db, id, reason }, ({ db, id
     Command.withDescription("Stop a workflow at once, without compensation")
   )
 
+const SHORT_UNITS: Record<string, string> = { ms: "millis", s: "seconds", m: "minutes", h: "hours", d: "days", w: "weeks" }
+
+/**
+ * Parses a non-negative duration: Effect's `"7 days"` / `"12 hours"` forms, or the short `7d`, `12h`,
+ * `30m`, `90s`, `500ms`, `2w`.
+ *
+ * @since 0.1.0
+ * @category parsing
+ * @example
+ * import { Duration, Effect } from "effect"
+ * import { WorkflowCli } from "effect-loom"
+ * const week = Effect.map(WorkflowCli.parseDuration("7d"), Duration.toMillis) // 604800000
+ */
+export const parseDuration = (text: string): Effect.Effect<Duration.Duration, WorkflowCliInputInvalid> => {
+  const trimmed = text.trim()
+  const short = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)$/.exec(trimmed)
+  const decoded = Duration.decodeUnknown(short === null ? trimmed : `${short[1]} ${SHORT_UNITS[short[2]!]}`)
+  return Option.isSome(decoded) && Duration.isFinite(decoded.value)
+    ? Effect.succeed(decoded.value)
+    : Effect.fail(
+      new WorkflowCliInputInvalid({
+        argument: "older-than",
+        detail: `${JSON.stringify(text)} is not a duration (e.g. "7 days", "12 hours", "7d", "30m")`
+      })
+    )
+}
+
+/**
+ * `workflows purge --older-than DURATION [--status S]…`: retention. Deletes the runs that ended
+ * (completed, failed, cancelled, terminated, continued; `--status` narrows it) before now minus
+ * DURATION, with their journals and events. Active workflows are never deleted.
+ *
+ * @since 0.1.0
+ * @category commands
+ * @example
+ * import { WorkflowCli } from "effect-loom"
+ * const purge = WorkflowCli.purge
+ */
+export const purge = Command.make(
+  "purge",
+  {
+    db,
+    olderThan: Options.text("older-than").pipe(
+      Options.withDescription("Delete runs that ended longer ago than this (e.g. \"30 days\", 12h)")
+    ),
+    status: Options.choice("status", endedStatuses).pipe(Options.repeated)
+  },
+  ({ db, olderThan, status }) =>
+    Effect.gen(function*() {
+      const age = yield* parseDuration(olderThan).pipe(Effect.tapError((error) => Console.error(error.message)))
+      const endedBefore = (yield* Clock.currentTimeMillis) - Duration.toMillis(age)
+      const purged = yield* withEngine(db, (e) => e.purge({ endedBefore, ...(status.length > 0 ? { statuses: status } : {}) }))
+      yield* Console.log(`purged ${purged} run${purged === 1 ? "" : "s"} that ended before ${new Date(endedBefore).toISOString()}`)
+    })
+).pipe(Command.withDescription("Delete ended runs older than --older-than, with their journals"))
+
 /**
  * The `workflows` command with its subcommands; add it to the program's subcommands.
  *
@@ -224,5 +284,5 @@ export const terminate = Command.make("terminate", { db, id, reason }, ({ db, id
  */
 export const workflows = Command.make("workflows").pipe(
   Command.withDescription("Inspect and steer durable workflows in a SQLite store"),
-  Command.withSubcommands([list, show, history, signal, cancel, terminate])
+  Command.withSubcommands([list, show, history, signal, cancel, terminate, purge])
 )

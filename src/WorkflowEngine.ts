@@ -8,7 +8,9 @@
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Metric from "effect/Metric"
 import * as internal from "./internal/workflowEngine.js"
+import * as telemetry from "./internal/workflowTelemetry.js"
 import type { ResultError, Workflow } from "./Workflow.js"
 import type {
   WorkflowAlreadyExists,
@@ -17,9 +19,10 @@ import type {
   WorkflowNotRegistered,
   WorkflowNotRunning,
   WorkflowPayloadInvalid,
+  WorkflowPurgeInvalid,
   WorkflowStorageError
 } from "./WorkflowError.js"
-import type { ListFilter, WorkflowRecord, WorkflowStorage } from "./WorkflowStorage.js"
+import type { ListFilter, PurgeFilter, WorkflowRecord, WorkflowStorage } from "./WorkflowStorage.js"
 
 /**
  * One decoded journal entry, as `history` returns it.
@@ -113,6 +116,13 @@ export interface WorkflowEngineService {
     id: string,
     reason: string
   ) => Effect.Effect<void, WorkflowNotFound | WorkflowNotRunning | WorkflowStorageError>
+  /**
+   * Retention: deletes the runs that ended (completed, failed, cancelled, terminated, continued) before
+   * `endedBefore` (epoch milliseconds), optionally only those with one of `statuses`, with their journals
+   * and events; returns how many run records were deleted. Active workflows are never deleted. A status
+   * that is not an ended one, or a cut-off that is not a number, fails with `WorkflowPurgeInvalid`.
+   */
+  readonly purge: (filter: PurgeFilter) => Effect.Effect<number, WorkflowPurgeInvalid | WorkflowStorageError>
 }
 
 /**
@@ -139,7 +149,9 @@ export type WorkflowEngine = internal.WorkflowEngine
 /**
  * Engine options. `pollInterval` (default 1 second) is how often the engine looks in storage for work
  * that other processes created: signals and cancel requests sent by the CLI, workflows started
- * elsewhere. Signals sent through this engine wake the workflow at once.
+ * elsewhere. Signals sent through this engine wake the workflow at once, and so do starts, signals and
+ * cancels written through the same storage layer by another engine of this process (e.g. a client
+ * engine). Durable timers do not depend on it: a waiting run sleeps until its timer is due.
  *
  * @since 0.1.0
  * @category models
@@ -222,3 +234,63 @@ export const result = <P, A, E>(
 ): Effect.Effect<A, ResultError<E> | WorkflowNotFound | WorkflowStorageError, WorkflowEngine> =>
   internal.WorkflowEngine.pipe(Effect.flatMap((e) => e.result(workflow, id)))
 
+
+/**
+ * Counter `effect_loom.workflow.starts` of workflows started (children included; a repeated start of an
+ * existing id is not counted), labelled `workflow.name`.
+ *
+ * Telemetry of the engine: a run of a workflow is a span `workflow <name>` (attributes `workflow.id`,
+ * `workflow.name`, `workflow.run`, `workflow.resumed`), its activities are child spans
+ * `activity <name>` (`activity.name`, `activity.attempt`, `workflow.step`) and its durable waits
+ * `workflow.sleep <name>` / `workflow.event <name>`. Spans are made only when a tracer is installed
+ * (e.g. the OpenTelemetry layer); then the first execution of a run journals its trace and span ids
+ * (a history entry of kind `trace`), and an execution resuming the run after a crash or restart links
+ * its span to that first one.
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @example
+ * import { Metric } from "effect"
+ * import { WorkflowEngine } from "effect-loom"
+ * const orders = Metric.value(WorkflowEngine.workflowStarts.pipe(Metric.tagged("workflow.name", "Order")))
+ */
+export const workflowStarts: Metric.Metric.Counter<number> = telemetry.workflowStarts
+
+/**
+ * Counter `effect_loom.workflow.completions` of workflows that completed successfully, labelled
+ * `workflow.name`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @example
+ * import { Metric } from "effect"
+ * import { WorkflowEngine } from "effect-loom"
+ * const done = Metric.value(WorkflowEngine.workflowCompletions.pipe(Metric.tagged("workflow.name", "Order")))
+ */
+export const workflowCompletions: Metric.Metric.Counter<number> = telemetry.workflowCompletions
+
+/**
+ * Counter `effect_loom.workflow.failures` of workflows that failed (their error, a defect or
+ * non-determinism; cancelled and terminated workflows are not counted), labelled `workflow.name`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @example
+ * import { Metric } from "effect"
+ * import { WorkflowEngine } from "effect-loom"
+ * const failed = Metric.value(WorkflowEngine.workflowFailures.pipe(Metric.tagged("workflow.name", "Order")))
+ */
+export const workflowFailures: Metric.Metric.Counter<number> = telemetry.workflowFailures
+
+/**
+ * Gauge `effect_loom.workflow.queue_depth`: runnable workflows (`pending` or `running`) in storage, as
+ * seen by the engine's last poll.
+ *
+ * @since 0.1.0
+ * @category metrics
+ * @example
+ * import { Metric } from "effect"
+ * import { WorkflowEngine } from "effect-loom"
+ * const depth = Metric.value(WorkflowEngine.queueDepth)
+ */
+export const queueDepth: Metric.Metric.Gauge<number> = telemetry.queueDepth

@@ -205,3 +205,21 @@ export class WorkflowConfigInvalid extends Schema.TaggedError<WorkflowConfigInva
     return `Invalid workflow setting ${this.setting}: ${this.detail}`
   }
 }
+
+/**
+ * A `purge` request that cannot be carried out as asked: a cut-off time that is not a finite number of
+ * epoch milliseconds, or a status that is still active (only ended runs are purged). Nothing is deleted.
+ *
+ * @since 0.1.0
+ * @category errors
+ * @example
+ * import { WorkflowError } from "effect-loom"
+ * const text = new WorkflowError.WorkflowPurgeInvalid({ detail: "status running is not an ended status" }).message
+ */
+export class WorkflowPurgeInvalid extends Schema.TaggedError<WorkflowPurgeInvalid>(
+  "effect-loom/WorkflowError/WorkflowPurgeInvalid"
+)("WorkflowPurgeInvalid", { detail: Schema.String }) {
+  override get message(): string {
+    return `Invalid purge request: ${this.detail}`
+  }
+}

@@ -216,6 +216,33 @@ export interface ListFilter {
 }
 
 /**
+ * Which ended runs `purge` deletes: those whose last change (`updatedAt`, the time they ended) is before
+ * `endedBefore` (epoch milliseconds) and whose status is one of `statuses` (default: every ended status,
+ * see `endedStatuses`). Active runs are never purged.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import type { WorkflowStorage } from "effect-loom"
+ * const f: WorkflowStorage.PurgeFilter = { endedBefore: Date.now() - 7 * 86_400_000, statuses: ["completed"] }
+ */
+export interface PurgeFilter {
+  readonly endedBefore: number
+  readonly statuses?: ReadonlyArray<WorkflowStatus>
+}
+
+/**
+ * Statuses of runs that ended; `purge` deletes only runs in one of these.
+ *
+ * @since 0.1.0
+ * @category models
+ * @example
+ * import { WorkflowStorage } from "effect-loom"
+ * WorkflowStorage.endedStatuses.includes("completed") // true
+ */
+export const endedStatuses: ReadonlyArray<WorkflowStatus> = ["completed", "failed", "cancelled", "terminated", "continued"]
+
+/**
  * Outcome of a request addressed to an existing workflow (signal, cancel).
  *
  * @since 0.1.0
@@ -288,6 +315,17 @@ export interface WorkflowStorageService {
   readonly requestCancel: (id: string, reason: string, now: number) => Effect.Effect<Delivery, WorkflowStorageError>
   /** Marks an active workflow terminated, immediately. */
   readonly terminate: (id: string, reason: string, now: number) => Effect.Effect<Delivery, WorkflowStorageError>
+  /**
+   * Deletes the ended runs that `filter` selects with their journals (and, for a workflow's own record,
+   * its events); returns how many records were deleted. `filter.statuses` must hold ended statuses only.
+   */
+  readonly purge: (filter: PurgeFilter) => Effect.Effect<number, WorkflowStorageError>
+  /**
+   * Subscribes to the writes through this storage instance that a worker must pick up (a `pending` run,
+   * an event, a cancel request, a termination): returns an effect that completes at the first such write
+   * made after the subscription. In-process only: workers still poll for the writes of other processes.
+   */
+  readonly subscribeChanges: Effect.Effect<Effect.Effect<void>>
 }
 
 /**

@@ -84,3 +84,9 @@ export * as Saga from "./Saga.js"
 
 /** @since 0.1.0 */
 export * as ThreePhaseSaga from "./ThreePhaseSaga.js"
+
+/** @since 0.1.0 */
+export * as Telemetry from "./Telemetry.js"
+
+/** @since 0.1.0 */
+export * as Testing from "./Testing.js"

@@ -272,8 +272,8 @@ describe("CircuitBreaker", () => {
           pair.metricKey.name === metric &&
           pair.metricKey.tags.some((tag) => tag.key === "breaker" && tag.value === name)
         )
-      const state = find("effect_loom_circuit_breaker_state")
-      const rejections = find("effect_loom_circuit_breaker_rejections_total")
+      const state = find("effect_loom.circuit_breaker.state")
+      const rejections = find("effect_loom.circuit_breaker.rejections")
       assert.isDefined(state)
       assert.isDefined(rejections)
       assert.isTrue(MetricState.isGaugeState(state!.metricState))

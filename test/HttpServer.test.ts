@@ -133,10 +133,11 @@ describe("HttpServer", () => {
       Effect.gen(function*() {
         const base = yield* baseUrl
         const countOf = (text: string) => {
-          const line = text.split("\n").find((l) => l.startsWith("loom_calls_total{service=\"notification\"}"))
+          const line = text.split("\n").find((l) => l.startsWith("effect_loom_component_calls_total{service=\"notification\"}"))
           return line === undefined ? 0 : Number(line.split(" ")[1])
         }
-        const before = countOf((yield* request(`${base}/metrics`)).text)
+        const first = (yield* request(`${base}/metrics`)).text
+        const before = countOf(first)
         for (let i = 0; i < 3; i++) {
           expect((yield* post(`${base}/services/notification`, { to: "a", message: "m" })).status).toBe(200)
         }
@@ -148,8 +149,18 @@ describe("HttpServer", () => {
           if (line === "" || line.startsWith("# HELP ") || line.startsWith("# TYPE ")) continue
           expect(line).toMatch(sample)
         }
-        expect(response.text).toContain("# TYPE loom_call_duration_seconds histogram")
+        expect(response.text).toContain("# TYPE effect_loom_component_duration histogram")
         expect(countOf(response.text) - before).toBe(3)
+        // http.server.request.duration (semantic conventions), labelled by method, route and status
+        const durationCount = (text: string) => {
+          const line = text.split("\n").find((l) =>
+            l.startsWith("http_server_request_duration_count{") && l.includes("http_request_method=\"POST\"") &&
+            l.includes("http_route=\"/services/:name\"") && l.includes("http_response_status_code=\"200\"")
+          )
+          return line === undefined ? 0 : Number(line.split(" ").at(-1))
+        }
+        expect(response.text).toContain("# TYPE http_server_request_duration histogram")
+        expect(durationCount(response.text) - durationCount(first)).toBe(3)
       }))
 
     it.effect("1,000 random JSON bodies get only 2xx/4xx answers", () =>

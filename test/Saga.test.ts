@@ -403,7 +403,7 @@ describe("Saga", () => {
         const names = snapshot.filter((pair) => pair.metricKey.tags.some((t) => t.key === "saga" && t.value === name))
           .map((pair) => pair.metricKey.name)
         expect(new Set(names)).toEqual(
-          new Set(["saga_compensations_total", "saga_compensation_failures_total", "saga_compensation_duration_ms"])
+          new Set(["effect_loom.saga.compensations", "effect_loom.saga.compensation_failures", "effect_loom.saga.compensation.duration"])
         )
       }))
 

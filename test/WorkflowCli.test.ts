@@ -139,4 +139,35 @@ describe("effect-loom workflows (CLI)", () => {
       const last = yield* run("history", "c", "--db", file)
       expect(last.out.map((l) => l.split("\t").slice(2, 5).join(" "))).toEqual(["1 activity Round2"])
     }).pipe(Effect.scoped))
+  it.live("purge --older-than deletes ended runs with their journals, keeps active ones, rejects bad input", () =>
+    Effect.gen(function*() {
+      const file = path.join(os.tmpdir(), `loom-cli-purge-${process.pid}-${Date.now()}.db`)
+      yield* Effect.addFinalizer(() =>
+        Effect.sync(() => ["", "-wal", "-shm"].forEach((s) => fs.rmSync(file + s, { force: true })))
+      )
+      yield* Effect.gen(function*() {
+        const e = yield* WorkflowEngine.WorkflowEngine
+        yield* e.start(Greeting, { id: "done", payload: "Ada" })
+        yield* e.start(Greeting, { id: "open", payload: "Bob" })
+        for (const id of ["done", "open"]) {
+          while ((yield* e.status(id)).status !== "waiting") yield* Effect.sleep("5 millis")
+        }
+        yield* e.signal("done", "salutation", "Hello")
+        expect(yield* e.result(Greeting, "done")).toBe("Hello, Ada")
+      }).pipe(Effect.provide(engineOn(file)), Effect.scoped)
+      const bad = yield* run("purge", "--older-than", "soon", "--db", file)
+      expect(bad.ok).toBe(false)
+      expect(bad.out.join("\n")).toContain("is not a duration")
+      const active = yield* run("purge", "--older-than", "0s", "--status", "running", "--db", file)
+      expect(active.ok).toBe(false)
+      const young = yield* run("purge", "--older-than", "1d", "--db", file)
+      expect(young.out[0]).toMatch(/^purged 0 runs that ended before /)
+      const purged = yield* run("purge", "--older-than", "0 millis", "--status", "completed", "--db", file)
+      expect(purged.out[0]).toMatch(/^purged 1 run that ended before /)
+      const left = yield* run("list", "--db", file)
+      expect(left.out.map((l) => l.split("\t").slice(0, 3).join(" "))).toEqual(["open Greeting waiting (event salutation)"])
+      const gone = yield* run("history", "done", "--db", file)
+      expect(gone.ok).toBe(false)
+      expect(gone.out.join("\n")).toContain("No workflow with id done")
+    }).pipe(Effect.scoped))
 })

@@ -47,12 +47,12 @@ export class CircuitBreakerOpen extends Data.TaggedError("CircuitBreakerOpen")<{
 }
 
 /** @internal */
-export const stateGauge = Metric.gauge("effect_loom_circuit_breaker_state", {
+export const stateGauge = Metric.gauge("effect_loom.circuit_breaker.state", {
   description: "State of a circuit breaker: 0 closed, 1 half-open, 2 open"
 })
 
 /** @internal */
-export const rejectionCounter = Metric.counter("effect_loom_circuit_breaker_rejections_total", {
+export const rejectionCounter = Metric.counter("effect_loom.circuit_breaker.rejections", {
   description: "Calls rejected by a circuit breaker because it was open or its half-open trial calls were taken",
   incremental: true
 })

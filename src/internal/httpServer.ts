@@ -1,15 +1,20 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import type * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as PlatformHttpServer from "@effect/platform/HttpServer"
+import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as JSONSchema from "effect/JSONSchema"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as MetricPair from "effect/MetricPair"
 import * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
@@ -129,7 +134,12 @@ const openApiWithServices = (snapshot: Registry.Snapshot): Record<string, unknow
 
 // --- Prometheus ------------------------------------------------------------------------------------------
 
-const metricName = (name: string) => name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/^([^a-zA-Z_:])/, "_$1")
+// OpenTelemetry-style dotted names become Prometheus names the way @opentelemetry/exporter-prometheus
+// turns them (dots and other invalid characters to `_`, counters suffixed `_total`), so the entrypoint's
+// `/metrics` and the Telemetry layer's scrape endpoint show the same names.
+const metricName = (name: string) =>
+  name.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/_{2,}/g, "_").replace(/^([^a-zA-Z_:])/, "_$1")
+const counterName = (name: string) => (name.endsWith("_total") ? name : `${name}_total`)
 const escapeLabel = (value: string) => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
 const labels = (tags: ReadonlyArray<readonly [string, string]>) =>
   tags.length === 0 ? "" : `{${tags.map(([k, v]) => `${metricName(k)}="${escapeLabel(v)}"`).join(",")}}`
@@ -152,7 +162,8 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
     const tags = pair.metricKey.tags.map((tag) => [tag.key, tag.value] as const)
     const state = pair.metricState
     if (MetricState.isCounterState(state)) {
-      family(name, "counter", help).lines.push(`${name}${labels(tags)} ${num(Number(state.count))}`)
+      const counter = counterName(name)
+      family(counter, "counter", help).lines.push(`${counter}${labels(tags)} ${num(Number(state.count))}`)
     } else if (MetricState.isGaugeState(state)) {
       family(name, "gauge", help).lines.push(`${name}${labels(tags)} ${num(Number(state.value))}`)
     } else if (MetricState.isHistogramState(state)) {
@@ -166,8 +177,9 @@ export const renderPrometheus = (pairs: ReadonlyArray<MetricPair.MetricPair.Unty
       lines.push(`${name}_sum${labels(tags)} ${num(state.sum)}`)
       lines.push(`${name}_count${labels(tags)} ${state.count}`)
     } else if (MetricState.isFrequencyState(state)) {
-      const lines = family(name, "counter", help).lines
-      for (const [key, count] of state.occurrences) lines.push(`${name}${labels([...tags, ["key", key]])} ${count}`)
+      const counter = counterName(name)
+      const lines = family(counter, "counter", help).lines
+      for (const [key, count] of state.occurrences) lines.push(`${counter}${labels([...tags, ["key", key]])} ${count}`)
     } else if (MetricState.isSummaryState(state)) {
       const lines = family(name, "summary", help).lines
       for (const [quantile, value] of state.quantiles) {
@@ -266,9 +278,57 @@ const openApiRoute = Layer.unwrapEffect(Effect.map(Registry.Registry, (registry)
 /** @internal */
 export const layerApi = Layer.suspend(() => HttpApiBuilder.api(Api).pipe(Layer.provide([servicesLive, opsLive])))
 
+// --- http.server.request.duration (OpenTelemetry HTTP semantic conventions) -------------------------------
+
+/** @internal */
+export const requestDuration = Metric.histogram(
+  "http.server.request.duration",
+  // the bucket boundaries the semantic conventions advise for this metric
+  MetricBoundaries.fromIterable([0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10]),
+  "Duration of HTTP server requests in seconds"
+)
+
+const fixedRoutes = new Set(["/services", "/health", "/ready", "/metrics", "/openapi.json", "/docs"])
+
+/** The matched route template (low cardinality); undefined for paths no route serves. */
+const routeOf = (url: string): string | undefined => {
+  const query = url.indexOf("?")
+  const path = query === -1 ? url : url.slice(0, query)
+  if (fixedRoutes.has(path)) return path
+  if (path.startsWith("/services/") && path.indexOf("/", 10) === -1) return "/services/:name"
+  return undefined
+}
+
+const durationByKey = new Map<string, Metric.Metric.Histogram<number>>()
+const durationFor = (method: string, route: string | undefined, status: number) => {
+  const key = `${method} ${route ?? ""} ${status}`
+  let found = durationByKey.get(key)
+  if (found === undefined) {
+    found = requestDuration.pipe(
+      Metric.tagged("http.request.method", method),
+      Metric.tagged("http.response.status_code", String(status))
+    )
+    if (route !== undefined) found = Metric.tagged(found, "http.route", route)
+    durationByKey.set(key, found)
+  }
+  return found
+}
+
+const noTags: ReadonlyArray<never> = []
+
+/** Records `http.server.request.duration` for every request the API answers. */
+const withRequestDuration = (app: HttpApp.Default): HttpApp.Default =>
+  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) =>
+    Effect.flatMap(Clock.currentTimeNanos, (start) =>
+      Effect.onExit(app, (exit) =>
+        Effect.map(Clock.currentTimeNanos, (end) => {
+          const status = Exit.isSuccess(exit) ? exit.value.status : Cause.isInterruptedOnly(exit.cause) ? 499 : 500
+          durationFor(request.method, routeOf(request.url), status).unsafeUpdate(Number(end - start) / 1e9, noTags)
+        }))))
+
 /** @internal */
 export const layer = (options: { readonly port: number; readonly host?: string }) =>
-  HttpApiBuilder.serve().pipe(
+  HttpApiBuilder.serve(withRequestDuration).pipe(
     Layer.provide(HttpApiSwagger.layer({ path: "/docs" })),
     Layer.provide(openApiRoute),
     Layer.provide(layerApi),

@@ -133,13 +133,13 @@ const validation: Interceptor.Builtin = {
 
 // --- metrics ---------------------------------------------------------------------------------------------
 
-const callsKey = MetricKey.counter("loom_calls_total", { description: "Component calls", incremental: true })
-const errorsKey = MetricKey.counter("loom_call_errors_total", {
+const callsKey = MetricKey.counter("effect_loom.component.calls", { description: "Component calls", incremental: true })
+const errorsKey = MetricKey.counter("effect_loom.component.errors", {
   description: "Component calls that failed",
   incremental: true
 })
 const durationKey = MetricKey.histogram(
-  "loom_call_duration_seconds",
+  "effect_loom.component.duration",
   MetricBoundaries.exponential({ start: 0.0005, factor: 2, count: 16 }),
   "Component call duration in seconds"
 )

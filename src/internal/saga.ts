@@ -12,6 +12,8 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import type * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Tracer from "effect/Tracer"
+import { withFaults } from "./faults.js"
+import { currentJournalHook, type JournalRegion } from "./journalHook.js"
 
 // ---------------------------------------------------------------------------
 // Models
@@ -71,22 +73,22 @@ export interface StatusSink {
 // ---------------------------------------------------------------------------
 
 /** @internal */
-export const compensationsTotal = Metric.counter("saga_compensations_total", {
+export const compensationsTotal = Metric.counter("effect_loom.saga.compensations", {
   description: "Compensations run by sagas",
   incremental: true
 })
 
 /** @internal */
-export const compensationFailuresTotal = Metric.counter("saga_compensation_failures_total", {
+export const compensationFailuresTotal = Metric.counter("effect_loom.saga.compensation_failures", {
   description: "Compensations that failed (after retries)",
   incremental: true
 })
 
 /** @internal */
 export const compensationDuration = Metric.histogram(
-  "saga_compensation_duration_ms",
-  MetricBoundaries.exponential({ start: 1, factor: 2, count: 16 }),
-  "Duration of saga compensations in milliseconds"
+  "effect_loom.saga.compensation.duration",
+  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 16 }),
+  "Duration of saga compensations in seconds"
 )
 
 /** A short reason for logs and messages: the failure's message, or "interrupted". @internal */
@@ -114,6 +116,8 @@ interface Entry {
   readonly sink: StatusSink | undefined
   /** A nested saga that succeeded: compensating this entry compensates its steps. */
   readonly nested: SagaRuntime | undefined
+  /** Inside a durable workflow: the journal position of the step (its compensation is journaled there). */
+  readonly region: JournalRegion | undefined
   done: boolean
 }
 
@@ -187,11 +191,16 @@ export class SagaRuntime {
     const compensate = entry.compensate
     if (compensate === undefined) return Effect.succeed([{ step: entry.step, outcome: Outcome.Irreversible() }])
     if (this.stopped) return Effect.succeed([{ step: entry.step, outcome: Outcome.Skipped() }])
+    const region = entry.region
+    // a workflow run that stops without an outcome (shutdown, terminate) leaves the undo to its resumption
+    if (region?.halted() === true) return Effect.succeed([{ step: entry.step, outcome: Outcome.Skipped() }])
     const tags = { saga: this.name, step: entry.step }
     const tagged = <T, I, O>(metric: Metric.Metric<T, I, O>) =>
       metric.pipe(Metric.tagged("saga", this.name), Metric.tagged("step", entry.step))
     const retry = this.options.compensationRetry
-    const attempt = retry === undefined ? compensate(cause) : Effect.retry(compensate(cause), retry)
+    const retried = retry === undefined ? compensate(cause) : Effect.retry(compensate(cause), retry)
+    // in a workflow, every attempt's activities are journaled under the step's compensation key
+    const attempt = region === undefined ? retried : region.compensate(retried)
     const sink = entry.sink
     return Effect.gen(function*() {
       sink?.mark("compensating")
@@ -199,7 +208,7 @@ export class SagaRuntime {
       const [duration, exit] = yield* Effect.timed(Effect.exit(attempt))
       const millis = Duration.toMillis(duration)
       yield* Metric.increment(tagged(compensationsTotal))
-      yield* Metric.update(tagged(compensationDuration), millis)
+      yield* Metric.update(tagged(compensationDuration), millis / 1000)
       if (Exit.isSuccess(exit)) {
         sink?.mark("compensated")
         yield* Effect.logInfo("compensation_completed").pipe(Effect.annotateLogs({ duration_ms: millis }))
@@ -283,6 +292,12 @@ const ancestorsRef = globalValue(
 const withoutSpan = <R>(context: Context.Context<R>): Context.Context<R> =>
   Context.omit(Tracer.ParentSpan)(context) as Context.Context<R>
 
+/** Inside a durable workflow, reserves the step's journal position (in program order). */
+const journalRegion: Effect.Effect<JournalRegion | undefined> = Effect.flatMap(
+  FiberRef.get(currentJournalHook),
+  (hook) => hook === null ? Effect.succeed(undefined) : hook.region
+)
+
 /** @internal */
 export const makeStep = <A, E, R, E2, R2>(
   name: string,
@@ -291,10 +306,11 @@ export const makeStep = <A, E, R, E2, R2>(
   sink: StatusSink | undefined
 ): Effect.Effect<A, E, R | R2 | SagaTag> =>
   Effect.flatMap(SagaTag, (saga) =>
-    Effect.flatMap(Effect.all([FiberRef.get(ancestorsRef), FiberRef.get(branchesRef)]), ([ancestors, branches]) =>
+    Effect.flatMap(Effect.all([FiberRef.get(ancestorsRef), FiberRef.get(branchesRef), journalRegion]), ([ancestors, branches, region]) =>
       Effect.uninterruptibleMask((restore) => {
         const id = saga.next()
-        const body = forward.pipe(
+        const faulted = withFaults("step", name, forward)
+        const body = (region === undefined ? faulted : region.run(faulted)).pipe(
           Effect.locally(ancestorsRef, [...ancestors, id]),
           Effect.withSpan(`${name}.forward`, { attributes: { "saga.name": saga.name, "saga.step": name } })
         )
@@ -311,6 +327,7 @@ export const makeStep = <A, E, R, E2, R2>(
                 : (cause) => Effect.provide(compensate(output, cause), withoutSpan(context)),
               sink,
               nested: undefined,
+              region,
               done: false
             })))
       })))
@@ -358,6 +375,7 @@ export const run = <A, E, R>(
           compensate: undefined,
           sink: undefined,
           nested: saga,
+          region: undefined,
           done: false
         })
         return exit.value

@@ -20,8 +20,11 @@ import {
   WorkflowPayloadInvalid
 } from "../WorkflowError.js"
 import type { WorkflowRecord } from "../WorkflowStorage.js"
+import { currentJournalHook } from "./journalHook.js"
 import * as ctx from "./workflowContext.js"
 import { WorkflowEngine } from "./workflowEngine.js"
+import { workflowJournalHook } from "./workflowJournal.js"
+import * as telemetry from "./workflowTelemetry.js"
 
 /** @internal */
 export type ResultError<E> = E | WorkflowCancelled | WorkflowNonDeterminism | WorkflowDefect
@@ -67,7 +70,11 @@ export const make = <P, PI, A, AI, E = never, EI = never>(options: {
         const engine = yield* WorkflowEngine
         const context = yield* Effect.context<never>()
         yield* engine.register(self, (payload) =>
-          Effect.provide(body(payload), context as Context.Context<any>) as Effect.Effect<A, E>)
+          Effect.provide(body(payload), context as Context.Context<any>).pipe(
+            telemetry.withRunSpan(options.name),
+            // sagas and operation trees in the body journal their steps at stable positions
+            Effect.locally(currentJournalHook, workflowJournalHook)
+          ) as Effect.Effect<A, E>)
       })),
     continueAsNew: (payload) => continueAsNew(self, payload)
   }
@@ -139,7 +146,7 @@ export const sleep = (duration: Duration.DurationInput, name = "sleep"): Effect.
           }),
           waitUntil(exec, until, true)
         )
-      })
+      }).pipe(telemetry.waitSpan("sleep", name, key))
   })
 
 const fromExit = <A>(exit: Exit.Exit<A, never>): Effect.Effect<A> => exit
@@ -197,7 +204,7 @@ export const awaitEvent = <A, I>(name: string, schema: Schema.Schema<A, I>): Eff
           yield* Deferred.await(signal)
           yield* ctx.checkCancel(exec)
         }
-      })
+      }).pipe(telemetry.waitSpan("event", name, key))
   })
 }
 

@@ -5,7 +5,9 @@ import * as FiberRef from "effect/FiberRef"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import { ActivityTimeout } from "../WorkflowError.js"
+import { withFaults } from "./faults.js"
 import * as ctx from "./workflowContext.js"
+import { observeActivity } from "./workflowTelemetry.js"
 
 /** @internal */
 export interface ActivityOptions<A, I, E, EI, R> {
@@ -28,19 +30,25 @@ export const make = <A, I, E, EI, R>(
   const codec = ctx.exitCodec(options.success, errorSchema)
   // a timed-out attempt is a value here, so that the retry schedule only ever sees the activity's own
   // errors (it is typed on E); timeouts are not retried and fail the activity with ActivityTimeout
+  // injected test faults apply per attempt, inside the retry and the timeout (no wrapping when inactive)
+  const execute = withFaults("activity", options.name, options.execute)
   const body: Effect.Effect<Either.Either<A, ActivityTimeout>, E, R> = timeout === undefined
-    ? Effect.map(options.execute, Either.right)
-    : Effect.timeoutTo(options.execute, {
+    ? Effect.map(execute, Either.right)
+    : Effect.timeoutTo(execute, {
       duration: timeout,
       onSuccess: Either.right,
       onTimeout: () => Either.left(new ActivityTimeout({ activity: options.name, timeoutMillis: Duration.toMillis(timeout) }))
     })
 
-  const attempts = (key: string, idempotencyKey: string): Effect.Effect<A, E | ActivityTimeout, R> =>
+  const attempts = (
+    key: string,
+    idempotencyKey: string,
+    counter: { attempt: number } = { attempt: 0 }
+  ): Effect.Effect<A, E | ActivityTimeout, R> =>
     Effect.suspend(() => {
-      let attempt = 0
+      counter.attempt = 0
       const once = Effect.suspend(() =>
-        Effect.locally(body, ctx.currentActivity, { key, idempotencyKey, attempt: ++attempt })
+        Effect.locally(body, ctx.currentActivity, { key, idempotencyKey, attempt: ++counter.attempt })
       )
       const retried = options.retry === undefined ? once : Effect.retry(once, options.retry)
       return Effect.flatMap(retried, (r): Effect.Effect<A, ActivityTimeout> => r)
@@ -51,14 +59,24 @@ export const make = <A, I, E, EI, R>(
     kind: "activity",
     outside: attempts(`local:${options.name}`, `local:${options.name}`),
     replay: (entry) => codec.decode(entry.exit),
-    live: (exec, key) =>
-      Effect.flatMap(
-        Effect.exit(attempts(key, `${exec.workflowId}/${exec.run}/${key}`)),
+    live: (exec, key) => {
+      const counter = { attempt: 0 }
+      // duration metric, and a span when tracing (telemetry)
+      const observed = observeActivity(
+        options.name,
+        exec,
+        key,
+        () => counter.attempt,
+        attempts(key, `${exec.workflowId}/${exec.run}/${key}`, counter)
+      )
+      return Effect.flatMap(
+        Effect.exit(observed),
         (exit) => {
           const json = codec.encode(exit)
           return json === undefined ? exit : Effect.zipRight(ctx.record(exec, key, options.name, "activity", json), exit)
         }
       )
+    }
   })
 }
 

@@ -16,11 +16,13 @@ import {
   WorkflowNotFound,
   WorkflowNotRegistered,
   WorkflowNotRunning,
+  WorkflowPurgeInvalid,
   type WorkflowStorageError
 } from "../WorkflowError.js"
 import type { Delivery, WorkflowRecord, WorkflowUpdate } from "../WorkflowStorage.js"
-import { continuedAs, isActive, WorkflowStorage } from "../WorkflowStorage.js"
+import { continuedAs, endedStatuses, isActive, WorkflowStorage } from "../WorkflowStorage.js"
 import * as ctx from "./workflowContext.js"
+import * as telemetry from "./workflowTelemetry.js"
 import { applyUpdate } from "./workflowStorageMemory.js"
 
 /** @internal */
@@ -112,6 +114,7 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           const now = yield* Clock.currentTimeMillis
           const record = newRecord(id, reg.workflow, payload, now, parentId, shuttingDown ? "pending" : "running")
           const existing = yield* storage.create(record)
+          if (existing === undefined) yield* telemetry.countStart(name)
           yield* launchEffect(id, existing === undefined ? record : existing, existing === undefined)
         }),
       awaitResult: awaitFinished
@@ -120,7 +123,9 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
     const finish = (exec: ctx.Execution, record: WorkflowRecord, update: Omit<WorkflowUpdate, "updatedAt">) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) => {
         const full: WorkflowUpdate = { ...update, waiting: null, updatedAt: now }
-        return Effect.map(storage.update(exec.workflowId, full), (updated) => {
+        return Effect.map(storage.update(exec.workflowId, full).pipe(
+          Effect.tap((updated) => updated && update.status !== undefined ? telemetry.countEnd(exec.name, update.status) : Effect.void)
+        ), (updated) => {
           // a cancelled record carries the reason stored by `cancel`: let waiters read it
           if (updated && update.status !== "cancelled") finals.set(exec.workflowId, applyUpdate(record, full))
         })
@@ -256,7 +261,11 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
 
     /** Launches stored active runs of registered workflows; applies cancel requests; returns the active ids. */
     const resumeActive = (name?: string) =>
-      Effect.flatMap(storage.list({ ...(name === undefined ? {} : { name }), status: ACTIVE }), (records) =>
+      Effect.flatMap(
+        storage.list({ ...(name === undefined ? {} : { name }), status: ACTIVE }).pipe(
+          Effect.tap((records) => name === undefined ? telemetry.setQueueDepth(records) : Effect.void)
+        ),
+        (records) =>
         Effect.as(
           Effect.forEach(records, (r) => {
             const exec = running.get(r.id)
@@ -285,8 +294,23 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
         if (r !== undefined && r.status === "terminated") yield* haltLocal(exec)
       }
     })
+    // Durable timers need no poll: a waiting run sleeps in its own fiber until its timer is due (a
+    // restarted engine re-arms them when it resumes the runs). The poll finds what other engines wrote:
+    // writes through this process's storage (a client's start, a signal, a cancel) wake it at once, at
+    // most every `minPollGap`; `pollInterval` is the safety net for other processes' writes.
+    const minPollGap = Duration.min(pollInterval, Duration.millis(100))
+    const firstChange = yield* storage.subscribeChanges
     yield* Effect.forkIn(
-      Effect.forever(Effect.zipRight(liveSleep(pollInterval), Effect.catchAllCause(poll, (c) => Effect.logWarning("workflow poll failed", c)))),
+      Effect.gen(function*() {
+        let changed = firstChange
+        while (true) {
+          yield* Effect.raceFirst(liveSleep(pollInterval), changed)
+          // subscribed before the poll reads storage, so that no write goes unnoticed
+          changed = yield* storage.subscribeChanges
+          yield* Effect.catchAllCause(poll, (c) => Effect.logWarning("workflow poll failed", c))
+          yield* liveSleep(minPollGap)
+        }
+      }),
       fiberScope
     )
 
@@ -327,6 +351,7 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           const record = newRecord(id, workflow, json, now, null, claimed ? "running" : "pending")
           const existing = yield* storage.create(record)
           if (existing === undefined) {
+            yield* telemetry.countStart(workflow.name)
             yield* launchEffect(id, record, true)
             return id
           }
@@ -373,6 +398,26 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           const exec = running.get(id)
           if (exec !== undefined && exec !== null) yield* applyCancel(exec)
           else if (exec === undefined) yield* Effect.asVoid(resumeActive())
+        }),
+      purge: (filter) =>
+        Effect.suspend((): Effect.Effect<number, WorkflowPurgeInvalid | WorkflowStorageError> => {
+          if (!Number.isFinite(filter.endedBefore)) {
+            return Effect.fail(
+              new WorkflowPurgeInvalid({ detail: `endedBefore must be epoch milliseconds, got ${filter.endedBefore}` })
+            )
+          }
+          if (filter.statuses !== undefined && filter.statuses.length === 0) {
+            return Effect.fail(new WorkflowPurgeInvalid({ detail: "statuses must not be empty (leave it out for all)" }))
+          }
+          const notEnded = filter.statuses?.find((status) => !endedStatuses.includes(status))
+          if (notEnded !== undefined) {
+            return Effect.fail(
+              new WorkflowPurgeInvalid({
+                detail: `${String(notEnded)} is not an ended status (one of ${endedStatuses.join(", ")})`
+              })
+            )
+          }
+          return storage.purge(filter)
         }),
       terminate: (id, reason) =>
         Effect.gen(function*() {

@@ -1,10 +1,14 @@
 import type * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import type {
   Delivery,
   JournalEntry,
   ListFilter,
+  PurgeFilter,
   WorkflowRecord,
   WorkflowStorage,
   WorkflowStorageService,
@@ -17,6 +21,41 @@ export const runRecordId = (id: string, run: number): string => `${id}#${run}`
 /** The `result` of a run that continued as new: a `ContinuedAs` pointer to the next run. @internal */
 export const continuedResult = (id: string, run: number): string =>
   JSON.stringify({ _tag: "ContinuedAs", workflowId: id, run: run + 1 })
+
+/** Where a `continued` record's journal is stored: under the workflow's own id. @internal */
+export const journalOwner = (r: WorkflowRecord): string => {
+  if (r.status !== "continued" || r.result === null) return r.id
+  try {
+    const pointer = JSON.parse(r.result) as { readonly workflowId?: unknown }
+    return typeof pointer.workflowId === "string" ? pointer.workflowId : r.id
+  } catch {
+    return r.id
+  }
+}
+
+/** @internal */
+export const ENDED = ["completed", "failed", "cancelled", "terminated", "continued"] as const
+
+/** Whether an ended record is selected by a purge filter. @internal */
+export const purgeable = (r: WorkflowRecord, filter: PurgeFilter): boolean =>
+  !active(r) && r.updatedAt < filter.endedBefore && (filter.statuses ?? ENDED).includes(r.status)
+
+/**
+ * Wakes in-process waiters (the engines' poll loops) when a write that a worker must pick up happened.
+ *
+ * @internal
+ */
+export const makeChangeSignal = () => {
+  let current = Deferred.unsafeMake<void>(FiberId.none)
+  return {
+    notify: (): void => {
+      const fired = current
+      current = Deferred.unsafeMake<void>(FiberId.none)
+      Deferred.unsafeDone(fired, Exit.void)
+    },
+    subscribe: Effect.sync(() => Deferred.await(current))
+  }
+}
 
 const active = (r: WorkflowRecord) => r.status === "pending" || r.status === "running" || r.status === "waiting"
 
@@ -43,8 +82,9 @@ export const applyUpdate = (r: WorkflowRecord, u: WorkflowUpdate): WorkflowRecor
 export const makeMemory = (): WorkflowStorageService => {
   const workflows = new Map<string, WorkflowRecord>()
   const journals = new Map<string, Map<string, JournalEntry>>()
-  const events: Array<StoredEvent> = []
+  let events: Array<StoredEvent> = []
   let eventSeq = 0
+  const change = makeChangeSignal()
   const journalOf = (id: string, run: number) => {
     const k = `${id}\u0000${run}`
     let j = journals.get(k)
@@ -59,6 +99,7 @@ export const makeMemory = (): WorkflowStorageService => {
     if (r === undefined) return { _tag: "NotFound" }
     if (!active(r)) return { _tag: "NotActive", status: r.status }
     f(r)
+    change.notify()
     return { _tag: "Delivered" }
   }
   return {
@@ -67,6 +108,7 @@ export const makeMemory = (): WorkflowStorageService => {
         const existing = workflows.get(record.id)
         if (existing !== undefined) return existing
         workflows.set(record.id, record)
+        if (record.status === "pending") change.notify()
         return undefined
       }),
     get: (id) => Effect.sync(() => workflows.get(id)),
@@ -155,7 +197,22 @@ export const makeMemory = (): WorkflowStorageService => {
         deliver(id, (r) => {
           workflows.set(id, { ...r, status: "terminated", waiting: null, reason, updatedAt: now })
         })
-      )
+      ),
+    purge: (filter) =>
+      Effect.sync(() => {
+        const purged = new Set<string>()
+        let n = 0
+        for (const r of workflows.values()) {
+          if (!purgeable(r, filter)) continue
+          n++
+          workflows.delete(r.id)
+          journals.delete(`${journalOwner(r)}\u0000${r.run}`)
+          if (r.status !== "continued") purged.add(r.id)
+        }
+        if (purged.size > 0) events = events.filter((e) => !purged.has(e.workflowId))
+        return n
+      }),
+    subscribeChanges: change.subscribe
   }
 }
 

@@ -1,6 +1,9 @@
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -18,7 +21,13 @@ import type {
   WorkflowUpdate
 } from "../WorkflowStorage.js"
 import { Waiting } from "../WorkflowStorage.js"
-import { continuedResult, runRecordId } from "./workflowStorageMemory.js"
+import {
+  continuedResult,
+  ENDED,
+  journalOwner,
+  makeChangeSignal,
+  runRecordId
+} from "./workflowStorageMemory.js"
 
 const ACTIVE = ["pending", "running", "waiting"] as const
 
@@ -140,16 +149,26 @@ const fromJournalRow = (r: JournalRow): JournalEntry => ({
 const storageError = (operation: string) => (e: SqlError | unknown) =>
   new WorkflowStorageError({ operation, detail: e instanceof Error ? `${e.message} ${String(e.cause ?? "")}` : String(e) })
 
+type Op<A> = (conn: Connection) => Effect.Effect<A, SqlError>
+
 interface Item {
   readonly atomic: boolean
   readonly operation: string
-  readonly run: Effect.Effect<unknown, SqlError>
-  readonly deferred: Deferred.Deferred<unknown, WorkflowStorageError>
+  readonly run: Op<unknown>
+  /** resumes the writer (cheaper than a Deferred per write) */
+  readonly resume: (exit: Exit.Exit<unknown, WorkflowStorageError>) => void
 }
+
+/** How many empty scheduler turns the write leader keeps the connection for before releasing it. */
+const LINGER = 2
 
 /**
  * SQL storage: reads go straight to the database; writes go through a group-commit queue, one
  * transaction per batch of concurrently submitted writes, each acknowledged after its batch committed.
+ *
+ * Writes run on a connection reserved once per burst of writes (`SqlClient.reserve`) with statements
+ * compiled once for the client's dialect: a statement costs a prepared-statement lookup, not a
+ * template compilation, a span and a connection acquisition each.
  *
  * @internal
  */
@@ -164,83 +183,174 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
       Effect.mapError(storageError("migrate"))
     )
 
-    // Group commit without a dedicated fiber: the first writer to find no flush in progress becomes the
-    // leader; it yields once so that concurrently running fibers can enqueue their writes, then commits
-    // everything pending in one transaction per batch and acknowledges each write after its commit.
-    const pending: Array<Item> = []
-    let flushing = false
-    const runOne = (item: Item) =>
-      (item.atomic ? item.run : sql.withTransaction(item.run)).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) => Deferred.done(item.deferred, Exit.mapError(exit, storageError(item.operation))))
+    // statements compiled once in the client's dialect (placeholders `?` or `$n`)
+    const text = (statement: Statement.Statement<unknown>) => statement.compile()[0]
+    const Q = {
+      get: text(sql`SELECT * FROM loom_workflow WHERE id = ${""}`),
+      insertWorkflow: text(sql`INSERT INTO loom_workflow (id, name, version, run, status, payload, waiting, result,
+        cancel_requested, reason, parent_id, created_at, updated_at)
+        VALUES (${""}, ${""}, ${0}, ${0}, ${""}, ${""}, ${""}, ${""}, ${0}, ${""}, ${""}, ${0}, ${0})
+        ON CONFLICT DO NOTHING`),
+      insertEntry: text(sql`INSERT INTO loom_journal (workflow_id, run, step_key, seq, name, kind, exit, created_at)
+        VALUES (${""}, ${0}, ${""}, ${0}, ${""}, ${""}, ${""}, ${0}) ON CONFLICT DO NOTHING`),
+      newRun: text(sql`UPDATE loom_workflow SET run = ${0}, payload = ${""}, status = 'running', waiting = NULL,
+        created_at = ${0}, updated_at = ${0} WHERE id = ${""} AND run = ${0}`),
+      insertEvent: text(sql`INSERT INTO loom_event (workflow_id, name, payload, consumed, created_at)
+        VALUES (${""}, ${""}, ${""}, 0, ${0})`),
+      nextEvent: text(sql`SELECT seq, payload FROM loom_event
+        WHERE workflow_id = ${""} AND name = ${""} AND consumed = 0 ORDER BY seq LIMIT 1`),
+      consume: text(sql`UPDATE loom_event SET consumed = 1 WHERE seq = ${0}`),
+      requestCancel: text(sql`UPDATE loom_workflow SET cancel_requested = 1, reason = ${""}, updated_at = ${0}
+        WHERE id = ${""}`),
+      terminate: text(sql`UPDATE loom_workflow SET status = 'terminated', waiting = NULL, reason = ${""},
+        updated_at = ${0} WHERE id = ${""}`),
+      deleteJournal: text(sql`DELETE FROM loom_journal WHERE workflow_id = ${""} AND run = ${0}`),
+      deleteEvents: text(sql`DELETE FROM loom_event WHERE workflow_id = ${""}`),
+      deleteWorkflow: text(sql`DELETE FROM loom_workflow WHERE id = ${""}`)
+    }
+    const change = makeChangeSignal()
+    /** wakes in-process workers after a write they must pick up */
+    const notifying = <A>(effect: Effect.Effect<A, WorkflowStorageError>, when: (a: A) => boolean) =>
+      Effect.tap(effect, (a) => {
+        if (when(a)) change.notify()
+      })
+    const delivered = (d: Delivery) => d._tag === "Delivered"
+    const PURGE_CHUNK = 500
+    const begin = sql.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => "BEGIN" })
+
+    const rowsOf = <A>(conn: Connection, query: string, params: ReadonlyArray<unknown>) =>
+      conn.execute(query, params, undefined) as Effect.Effect<ReadonlyArray<A>, SqlError>
+    const changed = (conn: Connection, query: string, params: ReadonlyArray<unknown>) =>
+      Effect.map(conn.executeRaw(query, params), changes)
+
+    const inTransaction = <A>(conn: Connection, run: Effect.Effect<A, SqlError>): Effect.Effect<A, SqlError> =>
+      Effect.zipRight(conn.executeRaw(begin, []), run).pipe(
+        Effect.zipLeft(conn.executeRaw("COMMIT", [])),
+        Effect.onError(() => Effect.ignore(conn.executeRaw("ROLLBACK", [])))
       )
-    const flushBatch = (items: ReadonlyArray<Item>): Effect.Effect<void> => {
-      if (items.length === 1) return runOne(items[0]!)
+
+    // Group commit by one writer fiber: woken by the first write submitted while it is idle, it yields
+    // once so that concurrently running fibers can enqueue their writes, reserves the connection, then
+    // commits everything pending in one transaction per batch and acknowledges each write after its
+    // commit. It keeps the connection for LINGER more turns, so that a workflow that writes again right
+    // after its acknowledgement (sequential steps) finds it still reserved.
+    const pending: Array<Item> = []
+    let awake = false
+    let wake = Deferred.unsafeMake<void>(FiberId.none)
+    const runOne = (conn: Connection, item: Item) =>
+      Effect.map(
+        Effect.exit(item.atomic ? item.run(conn) : inTransaction(conn, item.run(conn))),
+        (exit) => item.resume(Exit.mapError(exit, storageError(item.operation)))
+      )
+    const flushBatch = (conn: Connection, items: ReadonlyArray<Item>): Effect.Effect<void> => {
+      if (items.length === 1) return runOne(conn, items[0]!)
       const results: Array<unknown> = []
-      return sql.withTransaction(
-        Effect.forEach(items, (item) => Effect.map(item.run, (a) => results.push(a)), { discard: true })
+      return inTransaction(
+        conn,
+        Effect.forEach(items, (item) => Effect.map(item.run(conn), (a) => results.push(a)), { discard: true })
       ).pipe(
         Effect.exit,
         Effect.flatMap((exit) =>
           Exit.isSuccess(exit)
-            ? Effect.forEach(items, (item, i) => Deferred.succeed(item.deferred, results[i]), { discard: true })
+            ? Effect.sync(() => items.forEach((item, i) => item.resume(Exit.succeed(results[i]))))
             // one write failed: retry each alone so that only the failing one reports the error
-            : Effect.forEach(items, runOne, { discard: true })
+            : Effect.forEach(items, (item) => runOne(conn, item), { discard: true })
         )
       )
     }
-    const flushAll: Effect.Effect<void> = Effect.suspend(() => {
-      if (pending.length === 0) {
-        flushing = false
-        return Effect.void
-      }
-      return Effect.zipRight(flushBatch(pending.splice(0, options.maxBatch)), flushAll)
+    const sleep = Effect.sync(() => {
+      awake = false
+      wake = Deferred.unsafeMake<void>(FiberId.none)
     })
-    // per-statement spans cost more than the statements here; the engine's own spans cover storage
-    const leader = Effect.uninterruptible(Effect.zipRight(Effect.yieldNow(), flushAll)).pipe(Effect.withTracerEnabled(false))
+    const drain = (conn: Connection, idle: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (pending.length > 0) return Effect.zipRight(flushBatch(conn, pending.splice(0, options.maxBatch)), drain(conn, 0))
+        return idle < LINGER ? Effect.zipRight(Effect.yieldNow(), drain(conn, idle + 1)) : sleep
+      })
+    // the connection could not be reserved: every pending write fails with that error
+    const failPending = (cause: Cause.Cause<SqlError>) =>
+      Effect.suspend(() => {
+        const error = storageError("connect")(Cause.squash(cause))
+        return Effect.zipRight(
+          Effect.sync(() => pending.splice(0).forEach((item) => item.resume(Exit.fail(error)))),
+          sleep
+        )
+      })
+    const flush = Effect.uninterruptible(
+      Effect.zipRight(
+        Effect.yieldNow(),
+        Effect.catchAllCause(Effect.scoped(Effect.flatMap(sql.reserve, (conn) => drain(conn, 0))), failPending)
+      )
+    )
+    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.suspend(() => Deferred.await(wake)), flush)))
 
     /** `atomic`: a single statement, which needs no explicit transaction when it is alone. */
-    const write = <A>(
-      operation: string,
-      run: Effect.Effect<A, SqlError>,
-      atomic = false
-    ): Effect.Effect<A, WorkflowStorageError> =>
-      Effect.suspend(() => {
-        const deferred = Deferred.unsafeMake<unknown, WorkflowStorageError>(FiberId.none)
-        pending.push({ operation, run, deferred, atomic })
-        const wait = Deferred.await(deferred) as Effect.Effect<A, WorkflowStorageError>
-        if (flushing) return wait
-        flushing = true
-        return Effect.zipRight(leader, wait)
+    const write = <A>(operation: string, run: Op<A>, atomic = false): Effect.Effect<A, WorkflowStorageError> =>
+      Effect.async<A, WorkflowStorageError>((resume) => {
+        pending.push({ operation, run, resume: resume as Item["resume"], atomic })
+        if (!awake) {
+          awake = true
+          Deferred.unsafeDone(wake, Exit.void)
+        }
       })
 
     const read = <A>(operation: string, run: Effect.Effect<A, SqlError>): Effect.Effect<A, WorkflowStorageError> =>
       Effect.mapError(run, storageError(operation)).pipe(Effect.withTracerEnabled(false))
 
-    const getRow = (id: string) =>
-      Effect.map(sql<WorkflowRow>`SELECT * FROM loom_workflow WHERE id = ${id}`, (rows) =>
-        rows[0] === undefined ? undefined : fromRow(rows[0]))
+    const getRow = (conn: Connection, id: string) =>
+      Effect.map(rowsOf<WorkflowRow>(conn, Q.get, [id]), (rows) => rows[0] === undefined ? undefined : fromRow(rows[0]))
 
-    const updateRow = (id: string, u: WorkflowUpdate) => {
+    // UPDATE statements by the set of columns they change, compiled on first use
+    const updates = new Map<string, string>()
+    const updateRow = (conn: Connection, id: string, u: WorkflowUpdate) => {
       const set: Record<string, unknown> = { updated_at: u.updatedAt }
       if (u.status !== undefined) set.status = u.status
       if (u.waiting !== undefined) set.waiting = encodeWaiting(u.waiting)
       if (u.result !== undefined) set.result = u.result
       if (u.reason !== undefined) set.reason = u.reason
       if (u.cancelRequested !== undefined) set.cancel_requested = u.cancelRequested ? 1 : 0
-      return Effect.map(
-        sql`UPDATE loom_workflow SET ${sql.update(set)} WHERE id = ${id} AND status IN ${sql.in(ACTIVE)}`.raw,
-        (r) => changes(r) > 0
-      )
+      const columns = Object.keys(set).join(",")
+      const params = [...Object.values(set), id, ...ACTIVE]
+      let query = updates.get(columns)
+      if (query === undefined) {
+        const [compiled, compiledParams] =
+          sql`UPDATE loom_workflow SET ${sql.update(set)} WHERE id = ${id} AND status IN ${sql.in(ACTIVE)}`.compile()
+        // cached only when its parameters come in the order assumed above
+        if (compiledParams.length === params.length && compiledParams.every((p, i) => p === params[i])) {
+          updates.set(columns, compiled)
+        }
+        query = compiled
+        return Effect.map(changed(conn, query, compiledParams), (n) => n > 0)
+      }
+      return Effect.map(changed(conn, query, params), (n) => n > 0)
     }
 
-    const insertEntry = (e: JournalEntry) =>
-      sql`INSERT INTO loom_journal (workflow_id, run, step_key, seq, name, kind, exit, created_at)
-          VALUES (${e.workflowId}, ${e.run}, ${e.key}, ${e.seq}, ${e.name}, ${e.kind}, ${e.exit}, ${e.createdAt})
-          ON CONFLICT DO NOTHING`
+    const insertEntry = (conn: Connection, e: JournalEntry) =>
+      conn.executeRaw(Q.insertEntry, [e.workflowId, e.run, e.key, e.seq, e.name, e.kind, e.exit, e.createdAt])
 
-    const deliver = (id: string, f: Effect.Effect<unknown, SqlError>): Effect.Effect<Delivery, SqlError> =>
-      Effect.flatMap(getRow(id), (r): Effect.Effect<Delivery, SqlError> =>
+    const insertWorkflow = (conn: Connection, r: WorkflowRecord) =>
+      changed(conn, Q.insertWorkflow, [
+        r.id,
+        r.name,
+        r.version,
+        r.run,
+        r.status,
+        r.payload,
+        encodeWaiting(r.waiting),
+        r.result,
+        r.cancelRequested ? 1 : 0,
+        r.reason,
+        r.parentId,
+        r.createdAt,
+        r.updatedAt
+      ])
+
+    const deliver = (
+      conn: Connection,
+      id: string,
+      f: Effect.Effect<unknown, SqlError>
+    ): Effect.Effect<Delivery, SqlError> =>
+      Effect.flatMap(getRow(conn, id), (r): Effect.Effect<Delivery, SqlError> =>
         r === undefined
           ? Effect.succeed({ _tag: "NotFound" })
           : !ACTIVE.includes(r.status as typeof ACTIVE[number])
@@ -249,29 +359,13 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
 
     const service: WorkflowStorageService = {
       create: (r) =>
-        write(
-          "create",
-          sql`INSERT INTO loom_workflow ${
-            sql.insert({
-              id: r.id,
-              name: r.name,
-              version: r.version,
-              run: r.run,
-              status: r.status,
-              payload: r.payload,
-              waiting: encodeWaiting(r.waiting),
-              result: r.result,
-              cancel_requested: r.cancelRequested ? 1 : 0,
-              reason: r.reason,
-              parent_id: r.parentId,
-              created_at: r.createdAt,
-              updated_at: r.updatedAt
-            })
-          } ON CONFLICT DO NOTHING`.raw.pipe(
-            Effect.flatMap((raw) => changes(raw) > 0 ? Effect.succeed(undefined) : getRow(r.id))
-          )
+        notifying(
+          write("create", (conn) =>
+            Effect.flatMap(insertWorkflow(conn, r), (n) => n > 0 ? Effect.succeed(undefined) : getRow(conn, r.id))),
+          (existing) => existing === undefined && r.status === "pending"
         ),
-      get: (id) => read("get", getRow(id)),
+      get: (id) => read("get", Effect.map(sql<WorkflowRow>`SELECT * FROM loom_workflow WHERE id = ${id}`, (rows) =>
+        rows[0] === undefined ? undefined : fromRow(rows[0]))),
       list: (f: ListFilter) =>
         read(
           "list",
@@ -298,66 +392,49 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
       append: (entries, update) =>
         write(
           "append",
-          Effect.gen(function*() {
-            for (const e of entries) yield* insertEntry(e)
-            const first = entries[0]
-            if (update !== undefined && first !== undefined) yield* updateRow(first.workflowId, update)
-          }),
+          (conn) =>
+            Effect.gen(function*() {
+              for (const e of entries) yield* insertEntry(conn, e)
+              const first = entries[0]
+              if (update !== undefined && first !== undefined) yield* updateRow(conn, first.workflowId, update)
+            }),
           entries.length === 1 && update === undefined
         ),
-      update: (id, u) => write("update", updateRow(id, u), true),
+      update: (id, u) => write("update", (conn) => updateRow(conn, id, u), true),
       continueAsNew: (id, run, payload, now) =>
-        write(
-          "continueAsNew",
+        write("continueAsNew", (conn) =>
           Effect.gen(function*() {
-            const r = yield* getRow(id)
+            const r = yield* getRow(conn, id)
             if (r === undefined || r.run !== run) return
-            yield* sql`INSERT INTO loom_workflow ${
-              sql.insert({
-                id: runRecordId(id, run),
-                name: r.name,
-                version: r.version,
-                run,
-                status: "continued",
-                payload: r.payload,
-                waiting: null,
-                result: continuedResult(id, run),
-                cancel_requested: r.cancelRequested ? 1 : 0,
-                reason: r.reason,
-                parent_id: r.parentId,
-                created_at: r.createdAt,
-                updated_at: now
-              })
-            } ON CONFLICT DO NOTHING`
-            yield* sql`UPDATE loom_workflow SET run = ${run + 1}, payload = ${payload}, status = 'running',
-                       waiting = NULL, created_at = ${now}, updated_at = ${now} WHERE id = ${id} AND run = ${run}`
-          })
-        ),
+            yield* insertWorkflow(conn, {
+              ...r,
+              id: runRecordId(id, run),
+              run,
+              status: "continued",
+              waiting: null,
+              result: continuedResult(id, run),
+              updatedAt: now
+            })
+            yield* conn.executeRaw(Q.newRun, [run + 1, payload, now, now, id, run])
+          })),
       sendEvent: (id, name, payload, now) =>
-        write(
-          "sendEvent",
-          deliver(
-            id,
-            sql`INSERT INTO loom_event (workflow_id, name, payload, consumed, created_at)
-                VALUES (${id}, ${name}, ${payload}, 0, ${now})`
-          )
+        notifying(
+          write("sendEvent", (conn) => deliver(conn, id, conn.executeRaw(Q.insertEvent, [id, name, payload, now]))),
+          delivered
         ),
       consumeEvent: (id, name, accept, entry) =>
-        write(
-          "consumeEvent",
+        write("consumeEvent", (conn) =>
           Effect.gen(function*() {
             while (true) {
-              const rows = yield* sql<{ seq: number; payload: string }>`SELECT seq, payload FROM loom_event
-                WHERE workflow_id = ${id} AND name = ${name} AND consumed = 0 ORDER BY seq LIMIT 1`
+              const rows = yield* rowsOf<{ seq: number; payload: string }>(conn, Q.nextEvent, [id, name])
               const row = rows[0]
               if (row === undefined) return undefined
-              yield* sql`UPDATE loom_event SET consumed = 1 WHERE seq = ${row.seq}`
+              yield* conn.executeRaw(Q.consume, [row.seq])
               if (!accept(row.payload)) continue
-              yield* insertEntry(entry(row.payload))
+              yield* insertEntry(conn, entry(row.payload))
               return row.payload
             }
-          })
-        ),
+          })),
       withPendingEvents: read(
         "withPendingEvents",
         Effect.map(
@@ -368,22 +445,39 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
         )
       ),
       requestCancel: (id, reason, now) =>
-        write(
-          "requestCancel",
-          deliver(
-            id,
-            sql`UPDATE loom_workflow SET cancel_requested = 1, reason = ${reason}, updated_at = ${now} WHERE id = ${id}`
-          )
+        notifying(
+          write("requestCancel", (conn) => deliver(conn, id, conn.executeRaw(Q.requestCancel, [reason, now, id]))),
+          delivered
         ),
       terminate: (id, reason, now) =>
-        write(
-          "terminate",
-          deliver(
-            id,
-            sql`UPDATE loom_workflow SET status = 'terminated', waiting = NULL, reason = ${reason},
-                updated_at = ${now} WHERE id = ${id}`
-          )
-        )
+        notifying(
+          write("terminate", (conn) => deliver(conn, id, conn.executeRaw(Q.terminate, [reason, now, id]))),
+          delivered
+        ),
+      purge: (filter) => {
+        const statuses = ENDED.filter((s) => filter.statuses === undefined || filter.statuses.includes(s))
+        if (statuses.length === 0) return Effect.succeed(0)
+        const [select, params] = sql`SELECT * FROM loom_workflow WHERE status IN ${sql.in(statuses)}
+          AND updated_at < ${filter.endedBefore} ORDER BY updated_at LIMIT ${PURGE_CHUNK}`.compile()
+        // one transaction per chunk of runs, so that a large purge does not hold the writer for long
+        const chunk = write("purge", (conn) =>
+          Effect.flatMap(rowsOf<WorkflowRow>(conn, select, params), (rows) =>
+            Effect.as(
+              Effect.forEach(rows, (row) => {
+                const r = fromRow(row)
+                return Effect.all([
+                  conn.executeRaw(Q.deleteJournal, [journalOwner(r), r.run]),
+                  r.status === "continued" ? Effect.void : conn.executeRaw(Q.deleteEvents, [r.id]),
+                  conn.executeRaw(Q.deleteWorkflow, [r.id])
+                ], { discard: true })
+              }, { discard: true }),
+              rows.length
+            )))
+        const loop = (total: number): Effect.Effect<number, WorkflowStorageError> =>
+          Effect.flatMap(chunk, (n) => n < PURGE_CHUNK ? Effect.succeed(total + n) : loop(total + n))
+        return loop(0)
+      },
+      subscribeChanges: change.subscribe
     }
     return service
   })
