@@ -7,6 +7,7 @@ import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import type { Workflow } from "../Workflow.js"
 import type { HistoryEntry, WorkflowEngineService } from "../WorkflowEngine.js"
@@ -172,14 +173,15 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           })
           return false
         }
-        const body = reg.body(payload.right).pipe(
-          Effect.locally(ctx.stepPath, new ctx.StepNode("")),
-          Effect.locally(ctx.currentExecution, exec)
-        )
+        const body = reg.body(payload.right)
+        // the run's own fiber: its step path and execution are set once when it starts (no `locally`,
+        // whose acquire/release regions cost more than the rest of a short workflow's bookkeeping)
         const fiber = yield* Effect.forkIn(
-          Effect.uninterruptibleMask((restore) =>
-            Effect.flatMap(Effect.exit(restore(body)), (exit) =>
-              Effect.as(Effect.locally(Scope.close(exec.scope, exit), ctx.currentExecution, exec), exit))
+          FiberRef.set(ctx.stepPath, new ctx.StepNode("")).pipe(
+            Effect.zipRight(FiberRef.set(ctx.currentExecution, exec)),
+            Effect.zipRight(Effect.uninterruptibleMask((restore) =>
+              Effect.flatMap(Effect.exit(restore(body)), (exit) => Effect.as(Scope.close(exec.scope, exit), exit))
+            ))
           ),
           fiberScope
         )
@@ -253,9 +255,12 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
       Effect.suspend(() => {
         if (running.has(id) || shuttingDown) return Effect.void
         running.set(id, null)
-        return Effect.asVoid(Effect.forkIn(runLoop(id, record, fresh), fiberScope)).pipe(
-          Effect.locally(ctx.currentExecution, null),
-          Effect.locally(ctx.stepPath, null)
+        const fork = Effect.asVoid(Effect.forkIn(runLoop(id, record, fresh), fiberScope))
+        // a run started from inside a workflow (a child) must not inherit its step path or execution
+        return Effect.withFiberRuntime((fiber) =>
+          fiber.getFiberRef(ctx.currentExecution) === null && fiber.getFiberRef(ctx.stepPath) === null
+            ? fork
+            : fork.pipe(Effect.locally(ctx.currentExecution, null), Effect.locally(ctx.stepPath, null))
         )
       })
 
@@ -296,19 +301,22 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
     })
     // Durable timers need no poll: a waiting run sleeps in its own fiber until its timer is due (a
     // restarted engine re-arms them when it resumes the runs). The poll finds what other engines wrote:
-    // writes through this process's storage (a client's start, a signal, a cancel) wake it at once, at
-    // most every `minPollGap`; `pollInterval` is the safety net for other processes' writes.
-    const minPollGap = Duration.min(pollInterval, Duration.millis(100))
+    // writes through this process's storage (a client's start, a signal, a cancel) wake it at once (at
+    // most one woken poll per `minPollGap`); `pollInterval` is the safety net for other processes' writes.
+    const minPollGap = Math.min(Duration.toMillis(pollInterval), 20)
     const firstChange = yield* storage.subscribeChanges
     yield* Effect.forkIn(
       Effect.gen(function*() {
         let changed = firstChange
+        let lastPoll = 0
         while (true) {
-          yield* Effect.raceFirst(liveSleep(pollInterval), changed)
+          const woken = yield* Effect.raceFirst(Effect.as(liveSleep(pollInterval), false), Effect.as(changed, true))
+          const early = lastPoll + minPollGap - liveClock.unsafeCurrentTimeMillis()
+          if (woken && early > 0) yield* liveSleep(Duration.millis(early))
           // subscribed before the poll reads storage, so that no write goes unnoticed
           changed = yield* storage.subscribeChanges
+          lastPoll = liveClock.unsafeCurrentTimeMillis()
           yield* Effect.catchAllCause(poll, (c) => Effect.logWarning("workflow poll failed", c))
-          yield* liveSleep(minPollGap)
         }
       }),
       fiberScope

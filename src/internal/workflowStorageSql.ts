@@ -159,7 +159,7 @@ interface Item {
   readonly resume: (exit: Exit.Exit<unknown, WorkflowStorageError>) => void
 }
 
-/** How many empty scheduler turns the write leader keeps the connection for before releasing it. */
+/** How many empty scheduler turns the writer fiber keeps the connection reserved before releasing it. */
 const LINGER = 2
 
 /**
@@ -282,11 +282,24 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
         Effect.catchAllCause(Effect.scoped(Effect.flatMap(sql.reserve, (conn) => drain(conn, 0))), failPending)
       )
     )
-    yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.suspend(() => Deferred.await(wake)), flush)))
+    // once the layer closes, writes fail instead of waiting for a writer that is gone
+    let closed = false
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.zipRight(Effect.suspend(() => Deferred.await(wake)), flush)).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          closed = true
+          const error = new WorkflowStorageError({ operation: "write", detail: "the storage layer is closed" })
+          for (const item of pending.splice(0)) item.resume(Exit.fail(error))
+        }))
+      )
+    )
 
     /** `atomic`: a single statement, which needs no explicit transaction when it is alone. */
     const write = <A>(operation: string, run: Op<A>, atomic = false): Effect.Effect<A, WorkflowStorageError> =>
       Effect.async<A, WorkflowStorageError>((resume) => {
+        if (closed) {
+          return resume(Effect.fail(new WorkflowStorageError({ operation, detail: "the storage layer is closed" })))
+        }
         pending.push({ operation, run, resume: resume as Item["resume"], atomic })
         if (!awake) {
           awake = true
@@ -392,12 +405,15 @@ export const make = (options: { readonly maxBatch: number }): Effect.Effect<
       append: (entries, update) =>
         write(
           "append",
-          (conn) =>
-            Effect.gen(function*() {
-              for (const e of entries) yield* insertEntry(conn, e)
-              const first = entries[0]
-              if (update !== undefined && first !== undefined) yield* updateRow(conn, first.workflowId, update)
-            }),
+          (conn) => {
+            const first = entries[0]
+            const inserts = entries.length === 1 && first !== undefined
+              ? insertEntry(conn, first)
+              : Effect.forEach(entries, (e) => insertEntry(conn, e), { discard: true })
+            return update !== undefined && first !== undefined
+              ? Effect.zipRight(inserts, updateRow(conn, first.workflowId, update))
+              : inserts
+          },
           entries.length === 1 && update === undefined
         ),
       update: (id, u) => write("update", (conn) => updateRow(conn, id, u), true),
