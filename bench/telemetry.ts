@@ -23,7 +23,7 @@ import { Operation, Telemetry } from "../src/index.js"
 import { median, printRow, timeIt } from "./utils.js"
 
 const N = 100_000
-const ROUNDS = 3
+const ROUNDS = 5
 const CONCURRENCY = 64
 
 const tree = Operation.parallel("root", Array.from({ length: N }, (_, i) => Operation.leaf(`l${i}`, Effect.void)), {
