@@ -67,24 +67,36 @@ export type SamplerName = typeof samplerNames[number]
 
 /** @internal */
 export interface Options {
+  /** Turns every exporter off (`OTEL_SDK_DISABLED`). */
   readonly disabled?: boolean | undefined
+  /** `service.name` of the resource (default `effect-loom`). */
   readonly serviceName?: string | undefined
+  /** `service.version` of the resource. */
   readonly serviceVersion?: string | undefined
+  /** Export spans over OTLP/HTTP (JSON) to `url` through a batch span processor. */
   readonly traces?: {
     readonly url: string
     readonly headers?: Readonly<Record<string, string>> | undefined
+    /** Per export, retries included (default 10 seconds). */
     readonly timeout?: Duration.DurationInput | undefined
   } | undefined
+  /** Default `parentbased_always_on`. */
   readonly sampler?: SamplerName | undefined
+  /** Ratio for the `traceidratio` samplers, in [0, 1] (default 1). */
   readonly samplerRatio?: number | undefined
+  /** Serve `GET /metrics` in the Prometheus text format on `port` (0 picks a free port). */
   readonly prometheus?: { readonly port: number; readonly host?: string | undefined } | undefined
+  /** Push every Effect metric over OTLP/HTTP (JSON) to `url` every `interval` (default 60 seconds). */
   readonly otlpMetrics?: {
     readonly url: string
     readonly headers?: Readonly<Record<string, string>> | undefined
     readonly interval?: Duration.DurationInput | undefined
   } | undefined
+  /** `json`: one JSON object per line with `trace_id` and `span_id`; default `json` when anything is exported. */
   readonly logFormat?: "json" | "default" | undefined
+  /** Sets `Operation.LeafSpans`: a span per tree leaf (`true`) or groups only (`false`, default). */
   readonly leafSpans?: boolean | undefined
+  /** How long release waits to flush spans and metrics (default 3 seconds). */
   readonly shutdownTimeout?: Duration.DurationInput | undefined
 }
 
