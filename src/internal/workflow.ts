@@ -1,11 +1,12 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
@@ -69,11 +70,16 @@ export const make = <P, PI, A, AI, E = never, EI = never>(options: {
       Layer.effectDiscard(Effect.gen(function*() {
         const engine = yield* WorkflowEngine
         const context = yield* Effect.context<never>()
+        // The engine runs a body as the whole of its run's own fiber: its context and journal hook are
+        // set for the rest of that fiber rather than restored (`locally` and `provide` would copy the
+        // fiber's references twice and add a release region, a sizeable share of a short run's cost)
+        const provided = FiberRef.update(FiberRef.currentContext, (parent) => Context.merge(parent, context))
+        // sagas and operation trees in the body journal their steps at stable positions
+        const journaled = FiberRef.set(currentJournalHook, workflowJournalHook)
         yield* engine.register(self, (payload) =>
-          Effect.provide(body(payload), context as Context.Context<any>).pipe(
-            telemetry.withRunSpan(options.name),
-            // sagas and operation trees in the body journal their steps at stable positions
-            Effect.locally(currentJournalHook, workflowJournalHook)
+          Effect.zipRight(
+            journaled,
+            telemetry.withRunSpan(options.name)(Effect.zipRight(provided, body(payload)))
           ) as Effect.Effect<A, E>)
       })),
     continueAsNew: (payload) => continueAsNew(self, payload)
@@ -170,7 +176,7 @@ export const awaitEvent = <A, I>(name: string, schema: Schema.Schema<A, I>): Eff
       Effect.gen(function*() {
         let waiting = false
         while (true) {
-          const signal = exec.eventSignal
+          const signal = exec.eventSignal ??= Deferred.unsafeMake<void>(FiberId.none)
           const payload = yield* exec.storage.consumeEvent(
             exec.workflowId,
             name,
@@ -306,7 +312,7 @@ export const continueAsNew = <P, A, E>(workflow: Workflow<P, A, E>, payload: P):
 export const patched = (patchId: string): Effect.Effect<boolean> =>
   Effect.flatMap(FiberRef.get(ctx.currentExecution), (exec) => {
     if (exec === null) return Effect.succeed(true)
-    return Effect.flatMap(FiberRef.get(ctx.stepPath), (node) => {
+    return Effect.flatMap(ctx.currentNode, (node) => {
       const key = `patch:${patchId}`
       const known = exec.patches.get(key)
       if (known !== undefined) return Effect.succeed(known)
@@ -341,7 +347,7 @@ export const now: Effect.Effect<number> = ctx.step({
 export const random: Effect.Effect<number> = Effect.flatMap(FiberRef.get(ctx.currentExecution), (exec) =>
   exec === null
     ? Effect.sync(() => Math.random())
-    : Effect.map(FiberRef.get(ctx.stepPath), (node) =>
+    : Effect.map(ctx.currentNode, (node) =>
       ctx.seededRandom(`${exec.workflowId}/${exec.run}/${node?.path ?? ""}r${node === null ? 0 : ++node.randoms}`)))
 
 /** @internal */
@@ -359,7 +365,7 @@ export const withCompensation = dual<
 ): Effect.Effect<A, E, R | R2> =>
   Effect.flatMap(FiberRef.get(ctx.currentExecution), (exec) => {
     if (exec === null) return self
-    return Effect.flatMap(FiberRef.get(ctx.stepPath), (node) => {
+    return Effect.flatMap(ctx.currentNode, (node) => {
       const compensationPath = `${node?.peekKey() ?? "x"}~c/`
       return Effect.flatMap(Effect.context<R2>(), (context) =>
         Effect.uninterruptibleMask((restore) =>

@@ -47,11 +47,15 @@ export const make = <A, I, E, EI, R>(
   ): Effect.Effect<A, E | ActivityTimeout, R> =>
     Effect.suspend(() => {
       counter.attempt = 0
-      const once = Effect.suspend(() =>
-        Effect.locally(body, ctx.currentActivity, { key, idempotencyKey, attempt: ++counter.attempt })
-      )
+      // one info for all attempts, set once around them (a `locally` per attempt copies the fiber's
+      // references twice); each attempt updates its number before it runs
+      const info: ctx.ActivityInfo = { key, idempotencyKey, attempt: 0 }
+      const once = Effect.suspend(() => {
+        info.attempt = ++counter.attempt
+        return body
+      })
       const retried = options.retry === undefined ? once : Effect.retry(once, options.retry)
-      return Effect.flatMap(retried, (r): Effect.Effect<A, ActivityTimeout> => r)
+      return withActivity(info, Effect.flatMap(retried, (r): Effect.Effect<A, ActivityTimeout> => r))
     })
 
   return ctx.step({
@@ -79,6 +83,18 @@ export const make = <A, I, E, EI, R>(
     }
   })
 }
+
+/** `self` with `currentActivity` set to `info`, restored afterwards. */
+const withActivity = <A, E, R>(info: ctx.ActivityInfo, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.withFiberRuntime<A, E, R>((fiber) => {
+      const previous = fiber.getFiberRef(ctx.currentActivity)
+      return Effect.zipRight(
+        FiberRef.set(ctx.currentActivity, info),
+        Effect.flatMap(Effect.exit(restore(self)), (exit) => Effect.zipRight(FiberRef.set(ctx.currentActivity, previous), exit))
+      )
+    })
+  )
 
 /** @internal */
 export const attempt: Effect.Effect<number> = Effect.map(FiberRef.get(ctx.currentActivity), (a) => a?.attempt ?? 1)

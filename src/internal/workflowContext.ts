@@ -24,6 +24,12 @@ export class StepNode {
   steps = 0
   forks = 0
   randoms = 0
+  /**
+   * Inside a step (while it runs or replays) its fiber takes no keys: the node counts as absent
+   * (`activeNode`) and fibers forked there get none. A counter on the fiber's own node rather than a
+   * `locally(stepPath, null)`, which copies the fiber's references twice per step.
+   */
+  busy = 0
   constructor(readonly path: string) {}
   nextKey(): string {
     return `${this.path}${++this.steps}`
@@ -38,9 +44,25 @@ export class StepNode {
 
 /** @internal */
 export const stepPath: FiberRef.FiberRef<StepNode | null> = FiberRef.unsafeMake<StepNode | null>(null, {
-  fork: (node) => node === null ? null : node.fork(),
+  fork: (node) => node === null || node.busy > 0 ? null : node.fork(),
   join: (parent) => parent
 })
+
+/** The node steps take keys from: none outside a workflow and inside a step. @internal */
+export const activeNode = (node: StepNode | null): StepNode | null => node === null || node.busy > 0 ? null : node
+
+/** `stepPath`'s active node of the current fiber. @internal */
+export const currentNode: Effect.Effect<StepNode | null> = Effect.map(FiberRef.get(stepPath), activeNode)
+
+/** Runs `self` as the body of a step of `node`: no step inside takes a key from it. */
+const inStep = <A, E, R>(node: StepNode, self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) => {
+    node.busy++
+    return Effect.flatMap(Effect.exit(restore(self)), (exit) => {
+      node.busy--
+      return exit
+    })
+  })
 
 /** @internal */
 export const inCompensation: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(false)
@@ -49,7 +71,8 @@ export const inCompensation: FiberRef.FiberRef<boolean> = FiberRef.unsafeMake(fa
 export interface ActivityInfo {
   readonly key: string
   readonly idempotencyKey: string
-  readonly attempt: number
+  /** the number of the running attempt (set by the activity before each attempt) */
+  attempt: number
 }
 
 /** @internal */
@@ -83,7 +106,8 @@ export interface Execution {
   halted: boolean
   nonDeterminism: WorkflowNonDeterminism | undefined
   continueWith: string | undefined
-  eventSignal: Deferred.Deferred<void>
+  /** completed (and cleared) when an event arrives for this run; made by a wait before it reads the events */
+  eventSignal: Deferred.Deferred<void> | undefined
   fiber: Fiber.RuntimeFiber<unknown, unknown> | undefined
   readonly patches: Map<string, boolean>
 }
@@ -157,7 +181,7 @@ export const step = <A, E, R, A2, E2, R2>(options: {
     const exec = fiber.getFiberRef(currentExecution)
     if (exec === null) return options.outside
     {
-      const node = fiber.getFiberRef(stepPath)
+      const node = activeNode(fiber.getFiberRef(stepPath))
       if (node === null) return options.outside
       const key = node.nextKey()
       const entry = exec.journal.get(key)
@@ -165,9 +189,9 @@ export const step = <A, E, R, A2, E2, R2>(options: {
         if (entry.name !== options.name || entry.kind !== options.kind) {
           return nonDeterminism(exec, key, `${options.kind}:${options.name}`, `${entry.kind}:${entry.name}`)
         }
-        return Effect.locally(options.replay(entry, exec, key), stepPath, null)
+        return inStep(node, options.replay(entry, exec, key))
       }
-      return Effect.locally(Effect.zipRight(checkCancel(exec), options.live(exec, key)), stepPath, null)
+      return inStep(node, Effect.zipRight(checkCancel(exec), options.live(exec, key)))
     }
   })
 

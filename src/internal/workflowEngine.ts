@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -7,6 +8,7 @@ import * as Either from "effect/Either"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Scope from "effect/Scope"
 import type { Workflow } from "../Workflow.js"
@@ -53,7 +55,8 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
     const fiberScope = yield* Scope.fork(scope, ExecutionStrategy.sequential)
     const registry = new Map<string, Registered>()
     const running = new Map<string, ctx.Execution | null>()
-    const waiters = new Map<string, Deferred.Deferred<WorkflowRecord | undefined>>()
+    /** callbacks of result waiters, called with the final record (if this process wrote it) when a run ends */
+    const waiters = new Map<string, Set<(final: WorkflowRecord | undefined) => void>>()
     /** final records written by runs of this process, handed to result waiters without a read */
     const finals = new Map<string, WorkflowRecord>()
     let shuttingDown = false
@@ -66,44 +69,63 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
     )
 
     const notifyFinished = (id: string) =>
-      Effect.suspend(() => {
+      Effect.sync(() => {
         const final = finals.get(id)
         finals.delete(id)
-        const d = waiters.get(id)
-        if (d === undefined) return Effect.void
+        const callbacks = waiters.get(id)
+        if (callbacks === undefined) return
         waiters.delete(id)
-        return Deferred.succeed(d, final)
+        for (const callback of callbacks) callback(final)
       })
+
+    const addWaiter = (id: string, callback: (final: WorkflowRecord | undefined) => void) => {
+      const callbacks = waiters.get(id)
+      if (callbacks === undefined) waiters.set(id, new Set([callback]))
+      else callbacks.add(callback)
+    }
+    const removeWaiter = (id: string, callback: (final: WorkflowRecord | undefined) => void) => {
+      const callbacks = waiters.get(id)
+      if (callbacks !== undefined && callbacks.delete(callback) && callbacks.size === 0) waiters.delete(id)
+    }
 
     const signalLocal = (id: string) =>
       Effect.suspend(() => {
         const exec = running.get(id)
-        if (exec === undefined || exec === null) return Effect.void
+        // no signal yet: no wait began (a wait creates it before it reads the pending events)
+        if (exec === undefined || exec === null || exec.eventSignal === undefined) return Effect.void
         const old = exec.eventSignal
-        return Effect.flatMap(Deferred.make<void>(), (next) => {
-          exec.eventSignal = next
-          return Deferred.succeed(old, undefined)
-        })
+        exec.eventSignal = undefined
+        return Deferred.succeed(old, undefined)
       })
 
     const awaitFinished = (id: string): Effect.Effect<WorkflowRecord, WorkflowNotFound | WorkflowStorageError> =>
       Effect.gen(function*() {
         while (true) {
-          let d = waiters.get(id)
-          if (d === undefined) {
-            d = yield* Deferred.make<WorkflowRecord | undefined>()
-            waiters.set(id, d)
-          }
-          if (running.has(id)) {
-            // a run in this process hands over its final record when it ends
-            const final = yield* Deferred.await(d)
-            if (final !== undefined) return final
+          // a run in this process hands over its final record when it ends (checked and registered at once)
+          const local = yield* Effect.async<WorkflowRecord | undefined | false>((resume) => {
+            if (!running.has(id)) return resume(Effect.succeed(false))
+            const callback = (final: WorkflowRecord | undefined) => resume(Effect.succeed(final))
+            addWaiter(id, callback)
+            return Effect.sync(() => removeWaiter(id, callback))
+          })
+          if (local !== false) {
+            if (local !== undefined) return local
             continue
           }
-          const record = yield* storage.get(id)
-          if (record === undefined) return yield* new WorkflowNotFound({ workflowId: id })
-          if (!isActive(record.status)) return record
-          yield* Effect.raceFirst(Deferred.await(d), liveSleep(pollInterval))
+          // registered before reading storage, so that a run ending meanwhile is not missed
+          const d = Deferred.unsafeMake<void>(FiberId.none)
+          const callback = () => Deferred.unsafeDone(d, Exit.void)
+          addWaiter(id, callback)
+          const ended = yield* Effect.ensuring(
+            Effect.flatMap(storage.get(id), (record) =>
+              record === undefined
+                ? Effect.fail(new WorkflowNotFound({ workflowId: id }))
+                : !isActive(record.status)
+                ? Effect.succeed(record)
+                : Effect.as(Effect.raceFirst(Deferred.await(d), liveSleep(pollInterval)), undefined)),
+            Effect.sync(() => removeWaiter(id, callback))
+          )
+          if (ended !== undefined) return ended
         }
       })
 
@@ -135,15 +157,16 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
     /** Runs one run of a workflow; returns whether a new run (continue-as-new) follows. */
     const execute = (reg: Registered, record: WorkflowRecord, fresh: boolean) =>
       Effect.gen(function*() {
-        const entries = fresh ? [] : yield* storage.journal(record.id, record.run)
+        // reads and the claim stay interruptible (a shutdown does not wait for them)
+        const entries = fresh ? [] : yield* Effect.interruptible(storage.journal(record.id, record.run))
         if (record.status !== "running") {
           // claims a pending run, or resumes a waiting one: it runs again until it reaches its wait (which
           // records itself); nothing to run when it stopped being active (terminated) meanwhile
-          const claimed = yield* storage.update(record.id, {
+          const claimed = yield* Effect.interruptible(storage.update(record.id, {
             status: "running",
             waiting: null,
             updatedAt: yield* Clock.currentTimeMillis
-          })
+          }))
           if (!claimed) return false
         }
         const exec: ctx.Execution = {
@@ -160,7 +183,7 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           halted: shuttingDown,
           nonDeterminism: undefined,
           continueWith: undefined,
-          eventSignal: yield* Deferred.make<void>(),
+          eventSignal: undefined,
           fiber: undefined,
           patches: new Map()
         }
@@ -174,19 +197,16 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           return false
         }
         const body = reg.body(payload.right)
-        // the run's own fiber: its step path and execution are set once when it starts (no `locally`,
-        // whose acquire/release regions cost more than the rest of a short workflow's bookkeeping)
-        const fiber = yield* Effect.forkIn(
-          FiberRef.set(ctx.stepPath, new ctx.StepNode("")).pipe(
-            Effect.zipRight(FiberRef.set(ctx.currentExecution, exec)),
-            Effect.zipRight(Effect.uninterruptibleMask((restore) =>
-              Effect.flatMap(Effect.exit(restore(body)), (exit) => Effect.as(Scope.close(exec.scope, exit), exit))
-            ))
-          ),
-          fiberScope
-        )
-        exec.fiber = fiber
-        const outer = yield* Fiber.await(fiber)
+        // The body runs in the run's own fiber (this one, uninterruptible but for the body, see
+        // `launchEffect`): a cancel, a halt or an abort interrupts the body, the rest records the outcome.
+        // Its step path and execution are set once (no `locally`, whose acquire/release regions cost more
+        // than the rest of a short workflow's bookkeeping).
+        yield* FiberRef.set(ctx.stepPath, new ctx.StepNode(""))
+        yield* FiberRef.set(ctx.currentExecution, exec)
+        const exit = yield* Effect.withFiberRuntime<Exit.Exit<unknown, unknown>>((fiber) => {
+          exec.fiber = fiber
+          return Effect.flatMap(Effect.exit(Effect.interruptible(body)), (exit) => Effect.as(Scope.close(exec.scope, exit), exit))
+        })
         if (shuttingDown) return false
         if (exec.nonDeterminism !== undefined) {
           yield* finish(exec, record, {
@@ -200,7 +220,6 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           return true
         }
         if (exec.halted) return false
-        const exit = Exit.isSuccess(outer) ? outer.value : outer
         const json = reg.workflow.encodeResult(exit)
         if (json === undefined) {
           // interrupted: a cancel ends the workflow; any other interruption leaves it to be resumed
@@ -229,33 +248,38 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
           { discard: true }
         ))
 
-    const runLoop = (id: string, initial: WorkflowRecord | undefined, fresh: boolean) =>
+    /**
+     * One run, in its own fiber: uninterruptible but for the workflow's body. A run that continues as
+     * new hands over to a new fiber (this one may carry the interruption that stopped its body).
+     */
+    const runOnce = (id: string, initial: WorkflowRecord | undefined, fresh: boolean): Effect.Effect<boolean> =>
       Effect.gen(function*() {
-        let record = initial
-        let isFresh = fresh
-        while (true) {
-          if (record === undefined) record = yield* storage.get(id)
-          if (record === undefined || !isActive(record.status)) break
-          const reg = registry.get(record.name)
-          if (reg === undefined) break
-          const next = yield* execute(reg, record, isFresh)
-          if (!next) break
-          record = undefined
-          isFresh = false
-        }
+        const record = initial ?? (yield* Effect.interruptible(storage.get(id)))
+        if (record === undefined || !isActive(record.status)) return false
+        const reg = registry.get(record.name)
+        if (reg === undefined) return false
+        return yield* execute(reg, record, fresh)
       }).pipe(
-        Effect.catchAllCause((cause) => Effect.logError("workflow run stopped", cause).pipe(Effect.annotateLogs({ workflowId: id }))),
-        Effect.ensuring(Effect.suspend(() => {
-          running.delete(id)
-          return notifyFinished(id)
-        }))
+        Effect.catchAllCause((cause) =>
+          Cause.isInterruptedOnly(cause)
+            ? Effect.succeed(false)
+            : Effect.as(Effect.logError("workflow run stopped", cause).pipe(Effect.annotateLogs({ workflowId: id })), false)
+        ),
+        Effect.onExit((exit) =>
+          Effect.suspend(() => {
+            running.delete(id)
+            const next = Exit.isSuccess(exit) && exit.value ? launchEffect(id, undefined, false) : Effect.void
+            return Effect.zipRight(next, notifyFinished(id))
+          })
+        ),
+        Effect.uninterruptible
       )
 
     const launchEffect = (id: string, record: WorkflowRecord | undefined, fresh: boolean) =>
       Effect.suspend(() => {
         if (running.has(id) || shuttingDown) return Effect.void
         running.set(id, null)
-        const fork = Effect.asVoid(Effect.forkIn(runLoop(id, record, fresh), fiberScope))
+        const fork = Effect.asVoid(Effect.forkIn(runOnce(id, record, fresh), fiberScope))
         // a run started from inside a workflow (a child) must not inherit its step path or execution
         return Effect.withFiberRuntime((fiber) =>
           fiber.getFiberRef(ctx.currentExecution) === null && fiber.getFiberRef(ctx.stepPath) === null

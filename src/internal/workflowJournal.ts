@@ -22,7 +22,7 @@ import * as ctx from "./workflowContext.js"
 const reserve = <A>(f: (exec: ctx.Execution, key: string) => A): Effect.Effect<A | undefined> =>
   Effect.withFiberRuntime((fiber) => {
     const exec = fiber.getFiberRef(ctx.currentExecution)
-    const node = fiber.getFiberRef(ctx.stepPath)
+    const node = ctx.activeNode(fiber.getFiberRef(ctx.stepPath))
     return Effect.succeed(exec === null || node === null ? undefined : f(exec, node.nextKey()))
   })
 
