@@ -11,9 +11,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as SqlWorkflowStorage from "../src/SqlWorkflowStorage.js"
 import * as WorkflowEngine from "../src/WorkflowEngine.js"
+import { line, onFile, sleep, waitFor } from "./utils/crash.js"
 
 const worker = path.join(import.meta.dirname, "fixtures", "durable-worker.ts")
 
@@ -42,28 +41,10 @@ const runWorker = async (
   return run
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const waitFor = async (check: () => boolean | Promise<boolean>, what: string) => {
-  for (let i = 0; i < 600; i++) {
-    if (await check()) return
-    await sleep(25)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-const line = (text: string) => (lines: ReadonlyArray<string>) => waitFor(() => lines.includes(text), text)
-
-/** Talks to the SQLite file from the test process, with no workflow registered. */
-const client = <A, E>(file: string, f: (engine: WorkflowEngine.WorkflowEngineService, sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
-  Effect.runPromise(
-    Effect.gen(function*() {
-      const engine = yield* WorkflowEngine.WorkflowEngine
-      const sql = yield* SqlClient.SqlClient
-      return yield* f(engine, sql)
-    }).pipe(
-      Effect.provide(WorkflowEngine.layer().pipe(Layer.provideMerge(SqlWorkflowStorage.layerSqlite({ filename: file })))),
-      Effect.orDie
-    )
-  )
+const client = <A, E>(
+  file: string,
+  f: (engine: WorkflowEngine.WorkflowEngineService, sql: SqlClient.SqlClient) => Effect.Effect<A, E>
+) => onFile(file, "worker", f)
 
 describe("Workflow crash recovery (SIGKILL)", () => {
   it("resumes every workflow after kills at many points; completed activities never run again", async () => {

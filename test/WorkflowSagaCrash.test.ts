@@ -11,10 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as readline from "node:readline"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as SqlWorkflowStorage from "../src/SqlWorkflowStorage.js"
 import * as Workflow from "../src/Workflow.js"
 import * as WorkflowEngine from "../src/WorkflowEngine.js"
+import { line, onFile, waitFor } from "./utils/crash.js"
 import { tree } from "./fixtures/durable-saga-worker.js"
 
 const worker = path.join(import.meta.dirname, "fixtures", "durable-saga-worker.ts")
@@ -38,25 +37,10 @@ const runWorker = async (
   return lines
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const waitFor = async (check: () => boolean | Promise<boolean>, what: string) => {
-  for (let i = 0; i < 800; i++) {
-    if (await check()) return
-    await sleep(25)
-  }
-  throw new Error(`timed out waiting for ${what}`)
-}
-const line = (text: string) => (lines: ReadonlyArray<string>) => waitFor(() => lines.includes(text), text)
-
-const client = <A, E>(file: string, f: (engine: WorkflowEngine.WorkflowEngineService, sql: SqlClient.SqlClient) => Effect.Effect<A, E>) =>
-  Effect.runPromise(
-    Effect.gen(function*() {
-      return yield* f(yield* WorkflowEngine.WorkflowEngine, yield* SqlClient.SqlClient)
-    }).pipe(
-      Effect.provide(WorkflowEngine.layerClient().pipe(Layer.provideMerge(SqlWorkflowStorage.layerSqlite({ filename: file })))),
-      Effect.orDie
-    )
-  )
+const client = <A, E>(
+  file: string,
+  f: (engine: WorkflowEngine.WorkflowEngineService, sql: SqlClient.SqlClient) => Effect.Effect<A, E>
+) => onFile(file, "client", f)
 
 const counts = (rows: ReadonlyArray<{ readonly workflow: string; readonly name: string }>) => {
   const count = new Map<string, number>()
