@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -21,9 +20,8 @@ import * as SqlWorkflowStorage from "../src/SqlWorkflowStorage.js"
 import * as Workflow from "../src/Workflow.js"
 import * as WorkflowEngine from "../src/WorkflowEngine.js"
 import * as WorkflowStorage from "../src/WorkflowStorage.js"
-import { withEngine } from "./fixtures/durable-suite.js"
+import { eventually, LiveClock, withEngine } from "./fixtures/durable-suite.js"
 
-const LiveClock = Clock.make()
 const engine = WorkflowEngine.WorkflowEngine
 
 class TripFailed extends Schema.TaggedError<TripFailed>()("TripFailed", {
@@ -45,14 +43,6 @@ class Counter {
   }
 }
 
-const eventually = <E>(check: Effect.Effect<boolean, E, WorkflowEngine.WorkflowEngine>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 400; i++) {
-      if (yield* check) return
-      yield* Effect.sleep("5 millis")
-    }
-    return yield* Effect.dieMessage("condition not reached")
-  }).pipe(Effect.withClock(LiveClock))
 
 const statusIs = (id: string, status: string) =>
   Effect.flatMap(engine, (e) =>
