@@ -167,7 +167,7 @@ export const select: <Eff extends Effect.Effect<unknown, unknown, unknown>>(
   { readonly index: number; readonly value: Effect.Effect.Success<Eff> },
   Effect.Effect.Error<Eff>,
   Effect.Effect.Context<Eff>
-> = internal.select
+> = internal.select as never
 
 /**
  * `select` returning only the winner's value.

@@ -217,16 +217,9 @@ export const awaitEvent = <A, I>(name: string, schema: Schema.Schema<A, I>): Eff
 const indexValue = ctx.exitCodec(Schema.Number, Schema.Never)
 
 /** @internal */
-export const select = <Eff extends Effect.Effect<any, any, any>>(
-  branches: ReadonlyArray<Eff>
-): Effect.Effect<
-  { readonly index: number; readonly value: Effect.Effect.Success<Eff> },
-  Effect.Effect.Error<Eff>,
-  Effect.Effect.Context<Eff>
-> => {
-  type A = Effect.Effect.Success<Eff>
-  type E = Effect.Effect.Error<Eff>
-  type R = Effect.Effect.Context<Eff>
+export const select = <A, E, R>(
+  branches: ReadonlyArray<Effect.Effect<A, E, R>>
+): Effect.Effect<{ readonly index: number; readonly value: A }, E, R> => {
   const name = `select/${branches.length}`
   const branch = (key: string, index: number): Effect.Effect<A, E, R> =>
     Effect.locally(branches[index]!, ctx.stepPath, new ctx.StepNode(`${key}~${index}/`))
@@ -264,7 +257,7 @@ export const race = <A, E, R, A2, E2, R2>(
   self: Effect.Effect<A, E, R>,
   that: Effect.Effect<A2, E2, R2>
 ): Effect.Effect<A | A2, E | E2, R | R2> =>
-  Effect.map(select<Effect.Effect<A | A2, E | E2, R | R2>>([self, that]), (r) => r.value)
+  Effect.map(select<A | A2, E | E2, R | R2>([self, that]), (r) => r.value)
 
 /** @internal */
 export const child = <P, A, E>(

@@ -34,10 +34,17 @@ export class WorkflowEngine extends Context.Tag("effect-loom/WorkflowEngine/Work
   WorkflowEngineService
 >() {}
 
+/**
+ * A registered workflow with its types erased: the registry holds workflows of many types, and every value
+ * crossing it is decoded (payload) or encoded (result) by the workflow's own schemas.
+ */
 interface Registered {
-  readonly workflow: Workflow<any, any, any>
-  readonly body: (payload: any) => Effect.Effect<any, any>
+  readonly workflow: Workflow<unknown, unknown, unknown>
+  readonly body: (payload: unknown) => Effect.Effect<unknown, unknown>
 }
+
+const erase = <P, A, E>(workflow: Workflow<P, A, E>, body: (payload: P) => Effect.Effect<A, E>): Registered =>
+  ({ workflow, body } as unknown as Registered)
 
 const ACTIVE = ["pending", "running", "waiting"] as const
 const liveClock = Clock.make()
@@ -366,7 +373,7 @@ export const make = (options: { readonly pollInterval?: Duration.DurationInput; 
     const service: WorkflowEngineService = {
       register: (workflow, body) =>
         Effect.suspend(() => {
-          registry.set(workflow.name, { workflow, body })
+          registry.set(workflow.name, erase(workflow, body))
           return Effect.asVoid(Effect.orDie(resumeActive(workflow.name)))
         }),
       start: (workflow, { id, payload }) =>
