@@ -553,6 +553,20 @@ describe("Operation", () => {
     }).pipe(Effect.provide(tracer.layer))
   })
 
+  it.effect("a retried leaf's span covers its attempts and records how many there were", () => {
+    const tracer = inMemoryTracer()
+    return Effect.gen(function*() {
+      let calls = 0
+      const flaky = Operation.leaf("flaky", Effect.suspend(() => ++calls < 3 ? Effect.fail("no") : Effect.succeed("ok")), {
+        span: true
+      }).pipe(Operation.withRetry(Schedule.recurs(5)))
+      expect(yield* Operation.run(Operation.sequence("r", [flaky]))).toEqual(["ok"])
+      const spans = tracer.spans().filter((s) => s.name === "r/flaky")
+      expect(spans).toHaveLength(1)
+      expect(spans[0]!.attributes["operation.attempts"]).toBe(3)
+    }).pipe(Effect.provide(tracer.layer))
+  })
+
   it.effect("LeafSpans turns on a span for every leaf", () => {
     const tracer = inMemoryTracer()
     return Effect.gen(function*() {

@@ -181,7 +181,9 @@ const applyPolicy = (
   return Effect.useSpan(path, {
     attributes: { "operation.path": path, "operation.kind": kindNames[op._tag] },
     captureStackTrace: false
-  }, policed)
+  }, policy.retry === undefined ? policed : (span) =>
+    // a retried node's span covers every attempt and says how many there were
+    Effect.ensuring(policed(span), Effect.sync(() => span.attribute("operation.attempts", ctx.tracker.attempts[id]!))))
 }
 
 const statusCodes = { compensating: COMPENSATING, compensated: COMPENSATED, "compensation-failed": COMPENSATION_FAILED }
