@@ -443,6 +443,42 @@ describe("Telemetry", () => {
       expect(Exit.isFailure(ratio) && String(Cause.squash(ratio.cause))).toContain("samplerRatio")
     }))
 
+  // --- a burst of spans --------------------------------------------------------------------------------------
+
+  it.scopedLive("a burst of leaf spans with a queue raised to hold it: the flush delivers every span", () =>
+    Effect.gen(function*() {
+      const receiver = yield* otlpReceiver
+      // 3,000 leaf spans in batches of 40: the flush has 75 batches to export, more than the OTLP exporter's
+      // limit of 30 exports in flight, which used to fail the rest
+      const names = ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "OTEL_BSP_SCHEDULE_DELAY"] as const
+      const saved = names.map((name) => process.env[name])
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          process.env.OTEL_BSP_MAX_QUEUE_SIZE = "10000"
+          process.env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE = "40"
+          process.env.OTEL_BSP_SCHEDULE_DELAY = "60000"
+        }),
+        () => Effect.sync(() => names.forEach((name, i) => saved[i] === undefined ? delete process.env[name] : process.env[name] = saved[i]))
+      )
+      const n = 3_000
+      const tree = Operation.parallel("burst", Array.from({ length: n }, (_, i) => Operation.leaf(`l${i}`, Effect.void)), {
+        concurrency: 16
+      })
+      const dropped = yield* Effect.gen(function*() {
+        const telemetry = yield* Telemetry.Telemetry
+        yield* Operation.run(tree)
+        yield* telemetry.flush
+        return yield* telemetry.droppedSpans
+      }).pipe(Effect.provide(Telemetry.layerWith({ traces: { url: `${receiver.url}/v1/traces` }, leafSpans: true, logFormat: "default" })))
+      expect(dropped).toBe(0)
+      expect(receiver.errors).toEqual([])
+      const leaves = receiver.spans.filter((span) => span.name.startsWith("burst/"))
+      expect(leaves.length).toBe(n)
+      expect(new Set(leaves.map((span) => span.name)).size).toBe(n)
+      const root = byName(receiver.spans, "burst")
+      expect(leaves.every((span) => span.parentSpanId === root.spanId)).toBe(true)
+    }))
+
   // --- unreachable collector -------------------------------------------------------------------------------
 
   it.scopedLive("an unreachable collector: the program completes, spans are dropped and counted", () =>

@@ -1,3 +1,5 @@
+import * as Chunk from "effect/Chunk"
+import type * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -6,6 +8,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import { dual } from "effect/Function"
 import * as Runtime from "effect/Runtime"
 import type * as Schedule from "effect/Schedule"
@@ -20,6 +23,15 @@ import { emptyPolicy, type NodeHandle, type NodePolicy, type NodeTag, OperationI
 import { recordRun } from "./operationMetrics.js"
 import { childIds, compile, KIND_LEAF, pathOf, type Plan } from "./plan.js"
 import { type OperationEvent, type ReportImpl, SnapshotImpl, toEvent } from "./snapshot.js"
+import {
+  childrenBefore,
+  type LeafSpanFactory,
+  LeafSpanFactoryRef,
+  leafLeftChildren,
+  liveSlot,
+  resolveSpan,
+  SpanSlot
+} from "./spanSlot.js"
 import { COMPENSATED, COMPENSATING, COMPENSATION_FAILED, Tracker } from "./tracker.js"
 
 // ---------------------------------------------------------------------------
@@ -141,6 +153,17 @@ interface RunContext {
   readonly journal: TreeJournal | undefined
   /** Faults injected by the test kit, when any are configured. */
   readonly faults: FaultsService | undefined
+  /** Leaf spans through span slots, when the current tracer has a leaf span factory (see `spanSlot.ts`). */
+  readonly fastSpans: FastSpans | undefined
+}
+
+/** What a leaf span needs from the run's fiber, read once per run. */
+interface FastSpans {
+  readonly factory: LeafSpanFactory
+  readonly clock: Clock.Clock
+  /** `Effect.annotateSpans` and `Effect.linkSpans` around the run, as `Effect.useSpan` applies them. */
+  readonly annotations: ReadonlyArray<readonly [string, unknown]>
+  readonly links: ReadonlyArray<Tracer.SpanLink>
 }
 
 const kindNames = { Leaf: "leaf", Sequence: "sequence", Parallel: "parallel" } as const
@@ -160,21 +183,7 @@ const applyPolicy = (
 ): Effect.Effect<unknown, unknown, unknown> => {
   const op = ctx.plan.ops[id]!
   const policy = op.policy
-  const policed = (span: Tracer.Span | undefined) => {
-    let eff = body(span)
-    for (const wrap of policy.wrappers) eff = wrap(eff)
-    if (policy.timeout !== undefined) {
-      const duration = policy.timeout
-      eff = Effect.timeoutFail(eff, {
-        duration,
-        onTimeout: () => new OperationTimeout({ path: pathOf(ctx.plan, id), duration })
-      })
-    }
-    if (policy.retry !== undefined) {
-      eff = Effect.retry(eff, policy.retry as Schedule.Schedule<unknown, unknown, unknown>)
-    }
-    return eff
-  }
+  const policed = (span: Tracer.Span | undefined) => withPolicies(ctx, id, body(span))
   if (!(policy.span ?? (isLeaf ? ctx.leafSpans : true))) return policed(undefined)
   const path = pathOf(ctx.plan, id)
   // no stack capture: an `Error` per span is most of a span's cost in large trees
@@ -186,6 +195,28 @@ const applyPolicy = (
     Effect.ensuring(policed(span), Effect.sync(() => span.attribute("operation.attempts", ctx.tracker.attempts[id]!))))
 }
 
+/** A node's wrappers, timeout and retry, innermost first. */
+const withPolicies = (
+  ctx: RunContext,
+  id: number,
+  effect: Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<unknown, unknown, unknown> => {
+  const policy = ctx.plan.ops[id]!.policy
+  let eff = effect
+  for (const wrap of policy.wrappers) eff = wrap(eff)
+  if (policy.timeout !== undefined) {
+    const duration = policy.timeout
+    eff = Effect.timeoutFail(eff, {
+      duration,
+      onTimeout: () => new OperationTimeout({ path: pathOf(ctx.plan, id), duration })
+    })
+  }
+  if (policy.retry !== undefined) {
+    eff = Effect.retry(eff, policy.retry as Schedule.Schedule<unknown, unknown, unknown>)
+  }
+  return eff
+}
+
 const statusCodes = { compensating: COMPENSATING, compensated: COMPENSATED, "compensation-failed": COMPENSATION_FAILED }
 
 const nodeHandle = (ctx: RunContext, id: number): NodeHandle => ({
@@ -194,7 +225,11 @@ const nodeHandle = (ctx: RunContext, id: number): NodeHandle => ({
 })
 
 /** Runs a leaf; never fails: the leaf's outcome is the returned `Exit`. */
-const runLeaf = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
+const runLeaf = (
+  ctx: RunContext,
+  id: number,
+  slot: SpanSlot | undefined
+): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
   const built = op.build === undefined ? op.effect! : op.build(nodeHandle(ctx, id))
@@ -203,24 +238,132 @@ const runLeaf = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, 
   const policy = op.policy
   const plain = policy.wrappers.length === 0 && policy.timeout === undefined && policy.retry === undefined &&
     !(policy.span ?? ctx.leafSpans)
-  const finish = (exit: Exit.Exit<unknown, unknown>) => {
-    tracker.finish(id, exit)
-    return exit
-  }
-  const journal = ctx.journal
   if (plain) {
     // Hot path: callers (forEach workers, sequences) build a node's effect right before running it,
     // so the start can be recorded here without an extra suspension per leaf.
     tracker.begin(id)
-    return Effect.map(Effect.exit(journal === undefined ? effect : journal.leaf(pathOf(ctx.plan, id), effect)), finish)
+    const journal = ctx.journal
+    return Effect.map(Effect.exit(journal === undefined ? effect : journal.leaf(pathOf(ctx.plan, id), effect)), (exit) => {
+      tracker.finish(id, exit)
+      return exit
+    })
   }
+  const fast = ctx.fastSpans
+  if (fast !== undefined && slot !== undefined && (policy.span ?? ctx.leafSpans)) {
+    return runLeafOnSlot(ctx, id, effect, fast, liveSlot(slot))
+  }
+  return runLeafSpanned(ctx, id, effect)
+}
+
+/** A leaf with policies or a span made by `Effect.useSpan` (see `applyPolicy`). */
+const runLeafSpanned = (
+  ctx: RunContext,
+  id: number,
+  effect: Effect.Effect<unknown, unknown, unknown>
+): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
+  const tracker = ctx.tracker
   const attempt = Effect.suspend(() => {
     tracker.begin(id)
     return effect
   })
   // retries of the leaf continue its journal position, so each attempt's steps are journaled anew
   const policed = applyPolicy(ctx, id, (span) => span === undefined ? attempt : Effect.withParentSpan(attempt, span), true)
-  return Effect.map(Effect.exit(journal === undefined ? policed : journal.leaf(pathOf(ctx.plan, id), policed)), finish)
+  const journal = ctx.journal
+  return Effect.map(Effect.exit(journal === undefined ? policed : journal.leaf(pathOf(ctx.plan, id), policed)), (exit) => {
+    tracker.finish(id, exit)
+    return exit
+  })
+}
+
+/**
+ * A leaf whose span goes through its worker's slot (see spanSlot.ts): no context change per leaf. Built
+ * right before it runs, on the fiber that owns the slot (or, for a worker's first leaf, right before that
+ * fiber starts).
+ */
+const runLeafOnSlot = (
+  ctx: RunContext,
+  id: number,
+  effect: Effect.Effect<unknown, unknown, unknown>,
+  fast: FastSpans,
+  slot: SpanSlot
+): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
+  // a leaf nested in a leaf of the same fiber (not made by this module, but possible) takes the regular path
+  if (slot.current !== slot.base) return runLeafSpanned(ctx, id, effect)
+  const path = pathOf(ctx.plan, id)
+  const span = fast.factory.make(path, slot.base, fast.links, fast.clock.unsafeCurrentTimeNanos())
+  for (const [key, value] of fast.annotations) span.attribute(key, value)
+  slot.current = span
+  const before = slot.owner === undefined ? undefined : childrenBefore(slot.owner)
+  const policy = ctx.plan.ops[id]!.policy
+  let run = effect
+  if (policy.wrappers.length === 0 && policy.timeout === undefined && policy.retry === undefined) {
+    ctx.tracker.begin(id)
+  } else {
+    run = withPolicies(ctx, id, Effect.suspend(() => {
+      ctx.tracker.begin(id)
+      return effect
+    }))
+  }
+  const journal = ctx.journal
+  return Effect.flatMap(
+    Effect.exit(journal === undefined ? run : journal.leaf(path, run)),
+    (exit) => endLeafOnSlot(ctx, id, fast, slot, span, before, exit)
+  )
+}
+
+const endLeafOnSlot = (
+  ctx: RunContext,
+  id: number,
+  fast: FastSpans,
+  slot: SpanSlot,
+  span: Tracer.Span,
+  childrenAtStart: ReadonlySet<unknown> | undefined,
+  exit: Exit.Exit<unknown, unknown>
+): Effect.Effect<Exit.Exit<unknown, unknown>> => {
+  if (ctx.plan.ops[id]!.policy.retry !== undefined) span.attribute("operation.attempts", ctx.tracker.attempts[id]!)
+  span.end(fast.clock.unsafeCurrentTimeNanos(), exit)
+  ctx.tracker.finish(id, exit)
+  const fiber = slot.owner
+  if (fiber === undefined || !leafLeftChildren(fiber, childrenAtStart)) {
+    slot.current = slot.base
+    return Effect.succeed(exit)
+  }
+  // fibers the leaf forked outlive it: they keep this slot, frozen on the leaf's span, and its fiber goes
+  // on with a fresh one
+  const fresh = new SpanSlot(slot.base, fiber)
+  slot.owner = undefined
+  slot.successor = fresh
+  return Effect.as(FiberRef.update(FiberRef.currentContext, (c) => Context.add(c, Tracer.ParentSpan, fresh)), exit)
+}
+
+/**
+ * Runs `work` with a slot of its own (based on `base`) as the fiber's parent span. A leaf the fiber was
+ * running on its slot when interrupted gets its span ended here.
+ */
+const withSlot = (
+  fast: FastSpans,
+  base: Tracer.AnySpan,
+  work: (slot: SpanSlot) => Effect.Effect<void, unknown, unknown>
+): Effect.Effect<void, unknown, unknown> =>
+  Effect.withFiberRuntime((fiber) => {
+    const slot = new SpanSlot(base, fiber)
+    return Effect.withParentSpan(endOpenLeafOnExit(fast, slot, work(slot)), slot)
+  })
+
+const endOpenLeafOnExit = <A, E, R>(fast: FastSpans, slot: SpanSlot, effect: Effect.Effect<A, E, R>) =>
+  Effect.onExit(effect, (exit) =>
+    Effect.sync(() => {
+      const live = liveSlot(slot)
+      if (live.current !== live.base) {
+        if (live.current._tag === "Span") live.current.end(fast.clock.unsafeCurrentTimeNanos(), exit)
+        live.current = live.base
+      }
+    }))
+
+/** The fiber's parent span, a slot resolved to the span it points at. */
+const parentOf = (context: Context.Context<never>): Tracer.AnySpan | undefined => {
+  const parent = Context.getOption(context, Tracer.ParentSpan)
+  return parent._tag === "None" ? undefined : resolveSpan(parent.value)
 }
 
 const collectFailures = (
@@ -287,20 +430,38 @@ const startWorker = (
  */
 const runWorkers = (
   workers: number,
-  work: () => Effect.Effect<void, unknown, unknown>,
+  work: (slot: SpanSlot | undefined) => Effect.Effect<void, unknown, unknown>,
   hasMore: () => boolean,
-  parentSpan: Tracer.Span | undefined
+  parentSpan: Tracer.Span | undefined,
+  fast: FastSpans | undefined
 ): Effect.Effect<void, unknown, unknown> =>
   Effect.flatMap(Effect.runtime<unknown>(), (current) =>
     Effect.uninterruptibleMask((restore) => {
-      const runtime = parentSpan === undefined ? current : Runtime.make({
-        context: Context.add(current.context, Tracer.ParentSpan, parentSpan),
-        fiberRefs: current.fiberRefs,
-        runtimeFlags: current.runtimeFlags
-      })
+      const withParent = (span: Tracer.AnySpan) =>
+        Runtime.make({
+          context: Context.add(current.context, Tracer.ParentSpan, span),
+          fiberRefs: current.fiberRefs,
+          runtimeFlags: current.runtimeFlags
+        })
+      const runtime = parentSpan === undefined ? current : withParent(parentSpan)
+      // with leaf span slots, each worker gets a slot of its own, claimed by the worker's fiber
+      const base = fast === undefined ? undefined : parentSpan ?? parentOf(current.context)
+      const start = fast === undefined || base === undefined
+        ? () => startWorker(runtime, work(undefined))
+        : () => {
+          const slot = new SpanSlot(base, undefined)
+          const effect = work(slot)
+          return startWorker(
+            withParent(slot),
+            Effect.withFiberRuntime((fiber) => {
+              slot.owner = fiber
+              return endOpenLeafOnExit(fast, slot, effect)
+            })
+          )
+        }
       const pending: Array<Fiber.RuntimeFiber<void, unknown>> = []
       for (let w = 0; w < workers && hasMore(); w++) {
-        const fiber = startWorker(runtime, work())
+        const fiber = start()
         const exit = fiber.unsafePoll()
         if (exit === null) pending.push(fiber)
         else if (exit._tag === "Failure") return stopAll(pending, exit)
@@ -341,7 +502,11 @@ const awaitAll = (fibers: ReadonlyArray<Fiber.RuntimeFiber<void, unknown>>): Eff
  * child, no scheduler hop per item). A fail-fast worker stops with the first
  * failure, which interrupts the other workers and skips what was not pulled.
  */
-const runGroup = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
+const runGroup = (
+  ctx: RunContext,
+  id: number,
+  slot: SpanSlot | undefined
+): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
   const body = (span: Tracer.Span | undefined) => Effect.suspend(() => {
@@ -351,22 +516,25 @@ const runGroup = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown,
     const values: Array<unknown> = new Array(n)
     const exits: Array<Exit.Exit<unknown, unknown>> | undefined = op.failFast ? undefined : new Array(n)
     let next = 0
-    const work = (): Effect.Effect<void, unknown, unknown> => {
+    // `slot`: the worker's span slot, when leaf spans go through slots
+    const work = (slot: SpanSlot | undefined): Effect.Effect<void, unknown, unknown> => {
       if (next >= n) return Effect.void
       const i = next++
-      return Effect.flatMap(runNodeExit(ctx, ids[i]!), (exit) => {
+      return Effect.flatMap(runNodeExit(ctx, ids[i]!, slot), (exit) => {
         if (exit._tag === "Success") values[i] = exit.value
         else if (exits === undefined) return exit
         else exits[i] = exit
-        return work()
+        return work(slot)
       })
     }
     const workers = op.concurrency === "unbounded" ? n : Math.min(op.concurrency, n)
     const all = workers > 1
-      ? runWorkers(workers, work, () => next < n, span)
+      ? runWorkers(workers, work, () => next < n, span, ctx.fastSpans)
       : span === undefined
-      ? work()
-      : Effect.withParentSpan(work(), span)
+      ? work(slot)
+      : ctx.fastSpans === undefined
+      ? Effect.withParentSpan(work(undefined), span)
+      : withSlot(ctx.fastSpans, span, work)
     return Effect.flatMap(all, () => {
       if (exits !== undefined) {
         const failed: Array<number> = []
@@ -394,11 +562,15 @@ const runGroup = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown,
   })
 }
 
-const runNodeExit = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> =>
-  ctx.plan.kind[id] === KIND_LEAF ? runLeaf(ctx, id) : runGroup(ctx, id)
+const runNodeExit = (
+  ctx: RunContext,
+  id: number,
+  slot: SpanSlot | undefined
+): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> =>
+  ctx.plan.kind[id] === KIND_LEAF ? runLeaf(ctx, id, slot) : runGroup(ctx, id, slot)
 
 const runNode = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> =>
-  Effect.flatten(runNodeExit(ctx, id))
+  Effect.flatten(runNodeExit(ctx, id, undefined))
 
 /** @internal */
 export interface RunOptions {
@@ -417,15 +589,40 @@ interface Started {
   readonly ctx: RunContext
 }
 
+/** Leaf spans through slots, when the current tracer has a leaf span factory and tracing is on. */
+const currentFastSpans: Effect.Effect<FastSpans | undefined> = Effect.flatMap(LeafSpanFactoryRef, (factory) =>
+  factory === undefined ? Effect.succeed(undefined) : Effect.map(
+    Effect.all([
+      Effect.tracer,
+      Effect.clock,
+      FiberRef.get(FiberRef.currentTracerEnabled),
+      FiberRef.get(FiberRef.currentTracerTimingEnabled),
+      FiberRef.get(FiberRef.currentTracerSpanAnnotations),
+      FiberRef.get(FiberRef.currentTracerSpanLinks)
+    ]),
+    ([tracer, clock, enabled, timing, annotations, links]): FastSpans | undefined =>
+      tracer === factory.tracer && enabled && timing
+        ? { factory, clock, annotations: Array.from(HashMap.toEntries(annotations)), links: Chunk.toReadonlyArray(links) }
+        : undefined
+  ))
+
 const prepare = (self: OperationImpl, recordEvents: boolean): Effect.Effect<Started, OperationInvalid> =>
   Effect.flatMap(
-    Effect.all([Effect.clock, LeafSpans, FiberRef.get(currentJournalHook), Faults]),
-    ([clock, leafSpans, hook, faults]) =>
+    Effect.all([Effect.clock, LeafSpans, FiberRef.get(currentJournalHook), Faults, currentFastSpans]),
+    ([clock, leafSpans, hook, faults, fastSpans]) =>
       Either.match(compile(self), {
         onLeft: Effect.fail,
         onRight: (plan) => {
           const tracker = new Tracker(plan, () => clock.unsafeCurrentTimeMillis(), recordEvents)
-          const base = { plan, tracker, leafSpans, faults: faults.active ? faults : undefined }
+          const anyLeafSpans = leafSpans ||
+            plan.ops.some((op, i) => plan.kind[i] === KIND_LEAF && op.policy.span === true)
+          const base = {
+            plan,
+            tracker,
+            leafSpans,
+            faults: faults.active ? faults : undefined,
+            fastSpans: anyLeafSpans ? fastSpans : undefined
+          }
           if (hook === null) return Effect.succeed({ tracker, ctx: { ...base, journal: undefined } })
           return Effect.map(hook.tree, (journal) => ({ tracker, ctx: { ...base, journal } }))
         }

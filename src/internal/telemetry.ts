@@ -6,10 +6,7 @@ import * as Resource from "@effect/opentelemetry/Resource"
 import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import {
-  context as otelContext,
   type Context as OtelContext,
-  createContextKey,
-  ROOT_CONTEXT,
   TraceFlags
 } from "@opentelemetry/api"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
@@ -48,6 +45,7 @@ import * as Tracer from "effect/Tracer"
 import { createServer, type Server } from "node:http"
 import type { AddressInfo } from "node:net"
 import type { Service } from "../Telemetry.js"
+import * as LeafSpans_ from "./leafSpans.js"
 import { LeafSpans } from "./operation.js"
 
 // --- settings --------------------------------------------------------------------------------------------
@@ -281,15 +279,33 @@ class SpanAccounting {
 }
 
 type ExportCallback = Parameters<SpanExporter["export"]>[1]
+
+/** Exports in flight at once (the OTLP exporter refuses more than 30). */
+const exportConcurrency = 4
 const exportSucceeded = 0 // ExportResultCode.SUCCESS in @opentelemetry/core
 
+/**
+ * Counts what the exporter delivered or failed to deliver, and holds exports beyond `concurrency` in a
+ * queue. The batch processor's flush hands the exporter every batch in its queue at once, and the OTLP
+ * exporter refuses exports beyond its own limit (30) as failures: with a queue raised for big bursts
+ * (`OTEL_BSP_MAX_QUEUE_SIZE`), a flush lost most of its spans that way. Queued here, they are sent in turn.
+ */
 class CountingExporter implements SpanExporter {
-  constructor(readonly inner: SpanExporter, readonly accounting: SpanAccounting) {}
+  private inFlight = 0
+  private readonly waiting: Array<() => void> = []
+  constructor(readonly inner: SpanExporter, readonly accounting: SpanAccounting, readonly concurrency: number) {}
   export(spans: Array<ReadableSpan>, resultCallback: ExportCallback): void {
+    if (this.inFlight >= this.concurrency) {
+      this.waiting.push(() => this.export(spans, resultCallback))
+      return
+    }
+    this.inFlight++
     this.inner.export(spans, (result) => {
+      this.inFlight--
       if (result.code === exportSucceeded) this.accounting.delivered += spans.length
       else this.accounting.fail(spans.length)
       resultCallback(result)
+      this.waiting.shift()?.()
     })
   }
   shutdown(): Promise<void> {
@@ -374,28 +390,6 @@ export const layerJsonLogger: Layer.Layer<never> = Logger.replace(Logger.default
 
 // --- layers ----------------------------------------------------------------------------------------------
 
-/**
- * Whether a global OpenTelemetry context manager is registered (by the application, for other OpenTelemetry
- * instrumentations). Without one, `context.with` is a no-op.
- */
-const hasContextManager = (): boolean => {
-  const probe = ROOT_CONTEXT.setValue(createContextKey("effect-loom/telemetry/probe"), true)
-  return otelContext.with(probe, () => otelContext.active() === probe)
-}
-
-/**
- * The Effect tracer backed by the OpenTelemetry tracer. `@effect/opentelemetry`'s tracer also makes the
- * current span the active OpenTelemetry context around every fiber step, so that other OpenTelemetry
- * instrumentations see it; that costs two context allocations per step and does nothing unless a global
- * context manager is registered. So it is kept only when one is.
- */
-const tracerLayer: Layer.Layer<never, never, Resource.Resource | OtelTracer.OtelTracerProvider> = Layer.unwrapEffect(
-  Effect.map(OtelTracer.make, (tracer) =>
-    Layer.setTracer(
-      hasContextManager() ? tracer : Tracer.make({ span: tracer.span, context: (execution) => execution() })
-    ))
-).pipe(Layer.provide(OtelTracer.layerTracer))
-
 /** Serves the Prometheus exporter's scrape handler; a port that cannot be bound is logged, never fatal. */
 const servePrometheus = (exporter: PrometheusExporter, port: number, host: string | undefined) =>
   Effect.acquireRelease(
@@ -464,7 +458,8 @@ export const layerWith = (
             headers: { ...traces.headers },
             timeoutMillis: Duration.toMillis(traces.timeout ?? Duration.seconds(10))
           }),
-          accounting
+          accounting,
+          exportConcurrency
         )
       ),
       accounting
@@ -478,11 +473,10 @@ export const layerWith = (
       yield* servePrometheus(reader, prometheus.port, prometheus.host)
 
     const ResourceLive = Resource.layerFromEnv(Resource.configToAttributes(resource))
-    const TracerLive = processor === undefined ? Layer.empty : tracerLayer.pipe(
-      Layer.provide(NodeSdk.layerTracerProvider(processor, {
-        sampler: makeSampler(options.sampler ?? "parentbased_always_on", options.samplerRatio ?? 1),
-        shutdownTimeout
-      }))
+    const sampler = makeSampler(options.sampler ?? "parentbased_always_on", options.samplerRatio ?? 1)
+    const TracerLive = processor === undefined ? Layer.empty : LeafSpans_.layerTracer(processor, sampler).pipe(
+      Layer.provide(OtelTracer.layerTracer),
+      Layer.provide(NodeSdk.layerTracerProvider(processor, { sampler, shutdownTimeout }))
     )
     // exporter-prometheus ships its own copy of sdk-metrics (2.12.0 vs 2.12.1): same runtime contract,
     // distinct private declarations, hence the cast

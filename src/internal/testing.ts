@@ -1,6 +1,14 @@
 import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
+import * as Resource from "@effect/opentelemetry/Resource"
+import * as OtelTracer from "@effect/opentelemetry/Tracer"
 import { SpanStatusCode } from "@opentelemetry/api"
-import { InMemorySpanExporter, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
+import {
+  AlwaysOnSampler,
+  InMemorySpanExporter,
+  ParentBasedSampler,
+  type ReadableSpan,
+  SimpleSpanProcessor
+} from "@opentelemetry/sdk-trace-base"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -16,6 +24,7 @@ import * as WorkflowEngine from "../WorkflowEngine.js"
 import type { WorkflowConfigInvalid } from "../WorkflowError.js"
 import * as WorkflowStorage from "../WorkflowStorage.js"
 import * as faults from "./faults.js"
+import { layerTracer } from "./leafSpans.js"
 
 // ---------------------------------------------------------------------------
 // Spans
@@ -84,10 +93,13 @@ const ordered = (spans: ReadonlyArray<ReadableSpan>): ReadonlyArray<RecordedSpan
 /** @internal */
 export const layerSpans: Layer.Layer<Spans> = Layer.unwrapEffect(Effect.sync(() => {
   const exporter = new InMemorySpanExporter()
-  const sdk = NodeSdk.layer(() => ({
-    resource: { serviceName: "effect-loom-test" },
-    spanProcessor: new SimpleSpanProcessor(exporter)
-  }))
+  const processor = new SimpleSpanProcessor(exporter)
+  const sampler = new ParentBasedSampler({ root: new AlwaysOnSampler() })
+  const sdk = layerTracer(processor, sampler).pipe(
+    Layer.provide(OtelTracer.layerTracer),
+    Layer.provide(NodeSdk.layerTracerProvider(processor, { sampler })),
+    Layer.provide(Resource.layer({ serviceName: "effect-loom-test" }))
+  )
   const service: SpansService = {
     finished: Effect.sync(() => ordered(exporter.getFinishedSpans())),
     reset: Effect.sync(() => exporter.reset())
