@@ -118,7 +118,7 @@ export class LeafSpan implements Tracer.Span {
   readonly _tag = "Span"
   readonly kind = "internal"
   readonly context = Context.empty()
-  readonly spanId = randomSpanId()
+  private id: string | undefined = undefined
   readonly traceId: string
   readonly sampled: boolean
   status: Tracer.SpanStatus
@@ -137,6 +137,10 @@ export class LeafSpan implements Tracer.Span {
     this.linked = links.length === 0 ? undefined : links.slice()
     this.status = { _tag: "Started", startTime }
     this.sampled = sink.sample(parentSpan, this.traceId, name)
+  }
+  /** Made when first read: most spans of a burst are dropped by a full batch queue before anyone reads it. */
+  get spanId(): string {
+    return this.id ??= randomSpanId()
   }
   get links(): ReadonlyArray<Tracer.SpanLink> {
     return this.linked ?? []
@@ -175,6 +179,18 @@ export class LeafSpan implements Tracer.Span {
 
 type Ended = Extract<Tracer.SpanStatus, { _tag: "Ended" }>
 
+/** A sampled leaf span's context; its id is made only when read (processors read just the flags). */
+class LeafSpanContext implements SpanContext {
+  readonly traceFlags = TraceFlags.SAMPLED
+  constructor(readonly span: LeafSpan) {}
+  get traceId(): string {
+    return this.span.traceId
+  }
+  get spanId(): string {
+    return this.span.spanId
+  }
+}
+
 /**
  * A finished leaf span as OpenTelemetry's processors and exporters read it. Made for every sampled leaf,
  * so it is built lazily: a batch processor whose queue is full drops it unread.
@@ -191,7 +207,7 @@ class LeafSpanRecord implements ReadableSpan {
     return this.span.name
   }
   spanContext(): SpanContext {
-    return { traceId: this.span.traceId, spanId: this.span.spanId, traceFlags: TraceFlags.SAMPLED }
+    return new LeafSpanContext(this.span)
   }
   get parentSpanContext(): SpanContext {
     return spanContextOf(this.span.parentSpan)
