@@ -150,12 +150,16 @@ describe("leaf spans through span slots", () => {
           "flaky",
           Effect.suspend(() => ++failures.n < 3 ? Effect.fail(new Error(`flake ${failures.n}`)) : Effect.void)
         ).pipe(Operation.withRetry(Schedule.recurs(5))),
-        Operation.sequence("seq", [
-          Operation.leaf("waits", Effect.never),
-          Operation.leaf("never-started", Effect.void)
-        ]),
-        Operation.leaf("boom", Effect.zipRight(Effect.sleep("1 millis"), Effect.fail(new Error("boom"))))
-      ], { concurrency: 4 })
+        Operation.leaf("late", Effect.sleep("5 seconds")).pipe(Operation.withTimeout("500 millis")),
+        // fail-fast: boom's failure interrupts waits and skips never-started
+        Operation.parallel("ff", [
+          Operation.sequence("seq", [
+            Operation.leaf("waits", Effect.never),
+            Operation.leaf("never-started", Effect.void)
+          ]),
+          Operation.leaf("boom", Effect.zipRight(Effect.sleep("800 millis"), Effect.fail(new Error("boom"))))
+        ], { concurrency: 2 })
+      ], { concurrency: 4, failure: "best-effort" })
     }
     const shape = (spans: ReadonlyArray<ReadableSpan>) =>
       spans.map((span) => ({
@@ -186,10 +190,12 @@ describe("leaf spans through span slots", () => {
       const byLeaf = new Map(viaSlots.map((s) => [s.name, s]))
       expect(byLeaf.get("root/flaky")?.attributes["operation.attempts"]).toBe(3)
       expect(byLeaf.get("root/ok")?.attributes["tenant"]).toBe("t-1")
-      expect(byLeaf.get("root/boom")?.status).toEqual({ code: 2, message: "boom" })
-      expect(byLeaf.get("root/boom")?.events).toEqual([["exception", "boom"]])
-      expect(byLeaf.get("root/seq/waits")?.attributes["status.interrupted"]).toBe(true)
-      expect(byLeaf.has("root/seq/never-started")).toBe(false)
+      expect(byLeaf.get("root/ff/boom")?.status).toEqual({ code: 2, message: "boom" })
+      expect(byLeaf.get("root/ff/boom")?.events).toEqual([["exception", "boom"]])
+      expect(byLeaf.get("root/late")?.status.code).toBe(2)
+      expect(byLeaf.get("root/late")?.status.message).toContain("timed out")
+      expect(byLeaf.get("root/ff/seq/waits")?.attributes["status.interrupted"]).toBe(true)
+      expect(byLeaf.has("root/ff/seq/never-started")).toBe(false)
     })
   })
 
@@ -217,6 +223,28 @@ describe("leaf spans through span slots", () => {
         expect(byName(spans, path).attributes["status.interrupted"]).toBe(true)
       }
       expect(byName(spans, "root").attributes["status.interrupted"]).toBe(true)
+    }).pipe(Effect.provide(tracer.layer))
+  })
+
+  it.effect("a group without a span whose timeout runs it on another fiber: its leaves and the next ones nest right", () => {
+    const tracer = slotTracer()
+    const tree = Operation.sequence("outer", [
+      Operation.sequence("inner", [Operation.leaf("slow", Effect.sleep("10 seconds"))], { span: false }).pipe(
+        Operation.withTimeout("1 second")
+      ),
+      Operation.leaf("next", Effect.withSpan(Effect.void, "inside-next"))
+    ], { failure: "best-effort" })
+    return Effect.gen(function*() {
+      const fiber = yield* Effect.fork(withLeafSpans(Operation.runReport(tree)))
+      yield* Effect.yieldNow()
+      yield* TestClock.adjust("2 seconds")
+      const report = yield* Fiber.join(fiber)
+      expect(Exit.isFailure(report.exit)).toBe(true)
+      const spans = tracer.spans()
+      expect(parentName(spans, byName(spans, "outer/inner/slow"))).toBe("outer")
+      expect(byName(spans, "outer/inner/slow").attributes["status.interrupted"]).toBe(true)
+      expect(parentName(spans, byName(spans, "outer/next"))).toBe("outer")
+      expect(parentName(spans, byName(spans, "inside-next"))).toBe("outer/next")
     }).pipe(Effect.provide(tracer.layer))
   })
 

@@ -337,15 +337,19 @@ const endLeafOnSlot = (
 }
 
 /**
- * Runs `work` with a slot of its own (based on `base`) as the fiber's parent span. A leaf the fiber was
- * running on its slot when interrupted gets its span ended here.
+ * Runs `work` on the current fiber with a slot of its own as the fiber's parent span, based on `span` (the
+ * group's) or else on the fiber's parent span; with neither, without a slot. A slot is made here, on the
+ * fiber that runs the work, because a group's policies (a timeout) may run its body on a fiber of its own.
+ * A leaf the fiber was running on its slot when interrupted gets its span ended here.
  */
 const withSlot = (
   fast: FastSpans,
-  base: Tracer.AnySpan,
-  work: (slot: SpanSlot) => Effect.Effect<void, unknown, unknown>
+  span: Tracer.Span | undefined,
+  work: (slot: SpanSlot | undefined) => Effect.Effect<void, unknown, unknown>
 ): Effect.Effect<void, unknown, unknown> =>
   Effect.withFiberRuntime((fiber) => {
+    const base = span ?? parentOf(fiber.getFiberRef(FiberRef.currentContext))
+    if (base === undefined) return work(undefined)
     const slot = new SpanSlot(base, fiber)
     return Effect.withParentSpan(endOpenLeafOnExit(fast, slot, work(slot)), slot)
   })
@@ -502,11 +506,7 @@ const awaitAll = (fibers: ReadonlyArray<Fiber.RuntimeFiber<void, unknown>>): Eff
  * child, no scheduler hop per item). A fail-fast worker stops with the first
  * failure, which interrupts the other workers and skips what was not pulled.
  */
-const runGroup = (
-  ctx: RunContext,
-  id: number,
-  slot: SpanSlot | undefined
-): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
+const runGroup = (ctx: RunContext, id: number): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
   const op = ctx.plan.ops[id]!
   const tracker = ctx.tracker
   const body = (span: Tracer.Span | undefined) => Effect.suspend(() => {
@@ -530,11 +530,11 @@ const runGroup = (
     const workers = op.concurrency === "unbounded" ? n : Math.min(op.concurrency, n)
     const all = workers > 1
       ? runWorkers(workers, work, () => next < n, span, ctx.fastSpans)
+      : ctx.fastSpans !== undefined
+      ? withSlot(ctx.fastSpans, span, work)
       : span === undefined
-      ? work(slot)
-      : ctx.fastSpans === undefined
-      ? Effect.withParentSpan(work(undefined), span)
-      : withSlot(ctx.fastSpans, span, work)
+      ? work(undefined)
+      : Effect.withParentSpan(work(undefined), span)
     return Effect.flatMap(all, () => {
       if (exits !== undefined) {
         const failed: Array<number> = []
@@ -567,7 +567,7 @@ const runNodeExit = (
   id: number,
   slot: SpanSlot | undefined
 ): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> =>
-  ctx.plan.kind[id] === KIND_LEAF ? runLeaf(ctx, id, slot) : runGroup(ctx, id, slot)
+  ctx.plan.kind[id] === KIND_LEAF ? runLeaf(ctx, id, slot) : runGroup(ctx, id)
 
 const runNode = (ctx: RunContext, id: number): Effect.Effect<unknown, unknown, unknown> =>
   Effect.flatten(runNodeExit(ctx, id, undefined))
