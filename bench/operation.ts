@@ -16,7 +16,9 @@ import { Operation } from "../src/index.js"
 import { median, printRow, timeIt } from "./utils.js"
 
 const N = 100_000
-const ROUNDS = 5
+const ROUNDS = 7
+/** Rounds run first and not counted: the JIT and the heap settle over the first runs. */
+const WARMUP = 2
 const CONCURRENCY = 64
 
 const flatTree = (n: number) =>
@@ -62,10 +64,10 @@ const compare = async (
 ) => {
   const base: Array<number> = []
   const ours: Array<number> = []
-  for (let round = 0; round < ROUNDS + 1; round++) {
+  for (let round = 0; round < WARMUP + ROUNDS; round++) {
     const b = await timeIt(() => Effect.runPromise(baseline()))
     const o = await timeIt(() => Effect.runPromise(candidate()))
-    if (round > 0) { // the first round warms up the JIT
+    if (round >= WARMUP) {
       base.push(b)
       ours.push(o)
     }
@@ -86,7 +88,7 @@ export const main = async (): Promise<void> => {
     process.stdout.write(JSON.stringify({ completed, ms: performance.now() - started, peakRssMiB: rss }) + "\n")
     return
   }
-  process.stdout.write("\n## Operation trees (median of 5 rounds, after a warm-up round)\n")
+  process.stdout.write(`\n## Operation trees (median of ${ROUNDS} rounds, after ${WARMUP} warm-up rounds)\n`)
   const tree = flatTree(N)
   await compare(
     "100k leaves, parallel ×64, tracking, leaf spans off",
