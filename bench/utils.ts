@@ -1,8 +1,6 @@
 /** Small helpers shared by the benchmarks: timing, medians, one formatted row per comparison. */
 
-/** Collects garbage first when node runs with `--expose-gc` (as `npm run bench` does), so that a run does not pay for the garbage of the one before. */
 export const timeIt = async (f: () => Promise<unknown>): Promise<number> => {
-  ;(globalThis as { readonly gc?: () => void }).gc?.()
   const start = performance.now()
   await f()
   return performance.now() - start
