@@ -25,7 +25,7 @@ import { Operation, Telemetry } from "../src/index.js"
 import { median, printRow, timeIt } from "./utils.js"
 
 const N = 100_000
-const ROUNDS = 7
+const ROUNDS = 11
 /** Rounds run first and not counted: the JIT and the heap settle over the first two runs of a tree. */
 const WARMUP = 2
 const CONCURRENCY = 64

@@ -614,8 +614,8 @@ const prepare = (self: OperationImpl, recordEvents: boolean): Effect.Effect<Star
         onLeft: Effect.fail,
         onRight: (plan) => {
           const tracker = new Tracker(plan, () => clock.unsafeCurrentTimeMillis(), recordEvents)
-          const anyLeafSpans = leafSpans ||
-            plan.ops.some((op, i) => plan.kind[i] === KIND_LEAF && op.policy.span === true)
+          const anyLeafSpans = fastSpans !== undefined &&
+            (leafSpans || plan.ops.some((op, i) => plan.kind[i] === KIND_LEAF && op.policy.span === true))
           const base = {
             plan,
             tracker,
