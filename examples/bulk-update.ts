@@ -9,6 +9,13 @@
  *
  * On a terminal the progress bar and status tree redraw in place; when output
  * is piped, one plain line is printed per status change.
+ *
+ * The job runs under `Telemetry.layer`, configured from the environment: with
+ * nothing set it exports nothing; with a collector it sends traces (a span per
+ * node with leaf spans on), metrics and JSON logs:
+ *
+ *   OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 OTEL_SERVICE_NAME=bulk-update \
+ *   EFFECT_LOOM_LEAF_SPANS=true npm start
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Config from "effect/Config"
@@ -18,7 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import { pathToFileURL } from "node:url"
-import { Operation, OperationConsole } from "../src/index.js"
+import { Operation, OperationConsole, Telemetry } from "../src/index.js"
 
 /** What a simulated service fails with. */
 export class ServiceError extends Data.TaggedError("ServiceError")<{
@@ -93,5 +100,5 @@ export const main = Effect.gen(function*() {
 })
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  NodeRuntime.runMain(main)
+  NodeRuntime.runMain(main.pipe(Effect.provide(Telemetry.layer)))
 }

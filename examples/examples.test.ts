@@ -5,6 +5,7 @@ import * as Exit from "effect/Exit"
 import { execFile } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Operation } from "../src/index.js"
+import { otlpReceiver } from "../test/utils/otlpReceiver.js"
 import { makeBulkUpdate } from "./bulk-update.js"
 import { order, program } from "./quick-start.js"
 
@@ -54,6 +55,38 @@ describe("examples/bulk-update", () => {
     expect(stdout).toContain("✔ bulk-update/billing/payment succeeded")
     expect(stdout).toMatch(/bulk-update succeeded in \d+ms — 7 succeeded/)
   })
+
+  it.scopedLive("with OTEL_EXPORTER_OTLP_ENDPOINT set, npm start's program exports the tree's spans and metrics", () =>
+    Effect.gen(function*() {
+      const receiver = yield* otlpReceiver
+      const { code, stdout } = yield* Effect.promise(() =>
+        runExample("examples/bulk-update.ts", {
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+          OTEL_SERVICE_NAME: "bulk-update-job",
+          EFFECT_LOOM_LEAF_SPANS: "true"
+        })
+      )
+      expect(code).toBe(0)
+      expect(stdout).toMatch(/bulk-update succeeded in \d+ms — 7 succeeded/)
+      expect(receiver.errors).toEqual([])
+      const spans = receiver.spans
+      const named = (name: string) => {
+        const found = spans.filter((s) => s.name === name)
+        expect(found.map((s) => s.name)).toEqual([name])
+        return found[0]!
+      }
+      const parentOf = (name: string) => spans.find((s) => s.spanId === named(name).parentSpanId)?.name
+      expect(named("bulk-update").resource["service.name"]).toBe("bulk-update-job")
+      for (const leaf of ["user-service", "inventory-service", "notifications", "billing"]) {
+        expect(parentOf(`bulk-update/${leaf}`)).toBe("bulk-update")
+      }
+      expect(parentOf("bulk-update/billing/invoice")).toBe("bulk-update/billing")
+      expect(parentOf("bulk-update/billing/payment")).toBe("bulk-update/billing")
+      expect(named("bulk-update/inventory-service").attributes["operation.attempts"]).toBe(2)
+      // metrics are pushed when the program ends
+      const runs = receiver.metrics.find((m) => m.name === "effect_loom.operation.duration")
+      expect(runs).toBeDefined()
+    }))
 
   it("exits non-zero and prints the aggregated errors when a service keeps failing", async () => {
     const { code, stdout, stderr } = await runExample("examples/bulk-update.ts", { BULK_UPDATE_FAIL: "payment" })
