@@ -245,7 +245,7 @@ export const result = <P, A, E>(
  * `workflow.sleep <name>` / `workflow.event <name>`. Spans are made only when a tracer is installed
  * (e.g. the OpenTelemetry layer); then the first execution of a run journals its trace and span ids
  * (a history entry of kind `trace`), and an execution resuming the run after a crash or restart links
- * its span to that first one.
+ * its span to that first one; the first execution of a run that continued as new links to the run before.
  *
  * @since 0.1.0
  * @category metrics

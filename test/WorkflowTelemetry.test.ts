@@ -144,6 +144,30 @@ describe("Workflow telemetry", () => {
     }).pipe(Effect.provide(tracer.layer))
   })
 
+  it.scopedLive("a run that continued as new links its span to the run before it", () => {
+    const tracer = inMemoryTracer()
+    return Effect.gen(function*() {
+      const store = yield* sqlite(sqliteFile())
+      const Tel = Workflow.make({ name: "TelContinue", payload: Schema.Number, success: Schema.String })
+      const live = Tel.toLayer((round) =>
+        Effect.gen(function*() {
+          const done = yield* Effect.orDie(step(`Round${round}`))
+          return round < 2 ? yield* Workflow.continueAsNew(Tel, round + 1) : done
+        })
+      )
+      const result = yield* withEngine(store, live, Effect.flatMap(engine, (e) =>
+        Effect.zipRight(e.start(Tel, { id: "tel-c", payload: 1 }), e.result(Tel, "tel-c"))))
+      expect(result).toBe("Round2")
+      const runs = byName(tracer.spans(), "workflow TelContinue")
+      expect(runs.map((r) => r.attributes["workflow.run"])).toEqual([0, 1])
+      const [first, second] = runs
+      expect(first!.links).toEqual([])
+      expect(second!.links.map((l) => [l.context.traceId, l.context.spanId, l.attributes?.["workflow.link"]])).toEqual([
+        [first!.spanContext().traceId, first!.spanContext().spanId, "previous-run"]
+      ])
+    }).pipe(Effect.provide(tracer.layer))
+  })
+
   it.scopedLive("without a tracer no span ids are journaled", () =>
     Effect.gen(function*() {
       const store = yield* sqlite(sqliteFile())

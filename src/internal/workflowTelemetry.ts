@@ -138,8 +138,26 @@ const persistTrace = (exec: ctx.Execution): Effect.Effect<void> =>
         JSON.stringify({ _tag: "Success", value: { traceId: span.value.traceId, spanId: span.value.spanId } })
       ))
 
+/** The trace ids the run before `exec`'s journaled (a run that continued as new); none if it journaled none. */
+const previousRunTrace = (exec: ctx.Execution): Effect.Effect<TraceIds | undefined> =>
+  exec.run < 1 ? Effect.succeed(undefined) : exec.storage.journal(exec.workflowId, exec.run - 1).pipe(
+    Effect.map((entries) => {
+      const entry = entries.find((e) => e.key === TRACE_KEY)
+      return entry === undefined ? undefined : traceIds(entry.exit)
+    }),
+    // a link is worth no failure of the run
+    Effect.orElseSucceed(() => undefined)
+  )
+
+const link = (ids: TraceIds, kind: string): Tracer.SpanLink => ({
+  _tag: "SpanLink",
+  span: Tracer.externalSpan({ traceId: ids.traceId, spanId: ids.spanId }),
+  attributes: { "workflow.link": kind }
+})
+
 /**
- * The span of one execution of a workflow run; links to the run's first execution when resuming.
+ * The span of one execution of a workflow run. It links to the run's first execution when resuming, and
+ * the first execution of a run that continued an earlier one as new links to that run's first execution.
  *
  * @internal
  */
@@ -150,20 +168,21 @@ export const withRunSpan = (name: string) => <A, E, R>(body: Effect.Effect<A, E,
       if (exec === null) return body
       const recorded = exec.journal.get(TRACE_KEY)
       const first = recorded === undefined ? undefined : traceIds(recorded.exit)
-      const links: Array<Tracer.SpanLink> = first === undefined ? [] : [{
-        _tag: "SpanLink",
-        span: Tracer.externalSpan({ traceId: first.traceId, spanId: first.spanId }),
-        attributes: { "workflow.link": "first-execution" }
-      }]
-      return Effect.withSpan(recorded === undefined ? Effect.zipRight(persistTrace(exec), body) : body, `workflow ${name}`, {
-        attributes: {
-          "workflow.id": exec.workflowId,
-          "workflow.name": name,
-          "workflow.run": exec.run,
-          "workflow.resumed": exec.journal.size > 0,
-          "workflow.journal_entries": exec.journal.size
-        },
-        links
+      const previous = recorded === undefined ? previousRunTrace(exec) : Effect.succeed(undefined)
+      return Effect.flatMap(previous, (before) => {
+        const links: Array<Tracer.SpanLink> = []
+        if (first !== undefined) links.push(link(first, "first-execution"))
+        if (before !== undefined) links.push(link(before, "previous-run"))
+        return Effect.withSpan(recorded === undefined ? Effect.zipRight(persistTrace(exec), body) : body, `workflow ${name}`, {
+          attributes: {
+            "workflow.id": exec.workflowId,
+            "workflow.name": name,
+            "workflow.run": exec.run,
+            "workflow.resumed": exec.journal.size > 0,
+            "workflow.journal_entries": exec.journal.size
+          },
+          links
+        })
       })
     }))
 
