@@ -121,7 +121,10 @@ export class LeafSpan implements Tracer.Span {
   private id: string | undefined = undefined
   readonly traceId: string
   readonly sampled: boolean
-  status: Tracer.SpanStatus
+  /** The span's times and exit, kept as fields: its `status` object is made only when read. */
+  readonly startTime: bigint
+  endTime: bigint | undefined = undefined
+  exit: Exit.Exit<unknown, unknown> | undefined = undefined
   /** Attributes beyond the two every leaf span has; most leaves have none. */
   extra: Map<string, unknown> | undefined = undefined
   private linked: Array<Tracer.SpanLink> | undefined
@@ -135,7 +138,7 @@ export class LeafSpan implements Tracer.Span {
   ) {
     this.traceId = parentSpan.traceId
     this.linked = links.length === 0 ? undefined : links.slice()
-    this.status = { _tag: "Started", startTime }
+    this.startTime = startTime
     this.sampled = sink.sample(parentSpan, this.traceId, name)
   }
   /** Made when first read: most spans of a burst are dropped by a full batch queue before anyone reads it. */
@@ -144,6 +147,11 @@ export class LeafSpan implements Tracer.Span {
   }
   get links(): ReadonlyArray<Tracer.SpanLink> {
     return this.linked ?? []
+  }
+  get status(): Tracer.SpanStatus {
+    return this.endTime === undefined || this.exit === undefined
+      ? { _tag: "Started", startTime: this.startTime }
+      : { _tag: "Ended", startTime: this.startTime, endTime: this.endTime, exit: this.exit }
   }
   get parent(): Option.Option<Tracer.AnySpan> {
     return Option.some(this.parentSpan)
@@ -154,11 +162,11 @@ export class LeafSpan implements Tracer.Span {
     return attributes
   }
   attribute(key: string, value: unknown): void {
-    if (this.status._tag === "Ended") return // as the SDK's span: an ended span does not change
+    if (this.exit !== undefined) return // as the SDK's span: an ended span does not change
     ;(this.extra ??= new Map()).set(key, value)
   }
   event(name: string, startTime: bigint, attributes?: Record<string, unknown>): void {
-    if (this.status._tag === "Ended") return
+    if (this.exit !== undefined) return
     ;(this.events ??= []).push({
       name,
       time: hrTime(startTime),
@@ -167,17 +175,16 @@ export class LeafSpan implements Tracer.Span {
     })
   }
   addLinks(links: ReadonlyArray<Tracer.SpanLink>): void {
-    if (this.status._tag === "Ended") return
+    if (this.exit !== undefined) return
     ;(this.linked ??= []).push(...links)
   }
   end(endTime: bigint, exit: Exit.Exit<unknown, unknown>): void {
-    if (this.status._tag === "Ended") return
-    this.status = { _tag: "Ended", startTime: this.status.startTime, endTime, exit }
-    if (this.sampled) this.sink.processor.onEnd(new LeafSpanRecord(this, this.status))
+    if (this.exit !== undefined) return
+    this.endTime = endTime
+    this.exit = exit
+    if (this.sampled) this.sink.processor.onEnd(new LeafSpanRecord(this, endTime, exit))
   }
 }
-
-type Ended = Extract<Tracer.SpanStatus, { _tag: "Ended" }>
 
 /** A sampled leaf span's context; its id is made only when read (processors read just the flags). */
 class LeafSpanContext implements SpanContext {
@@ -202,24 +209,29 @@ class LeafSpanRecord implements ReadableSpan {
   readonly droppedEventsCount = 0
   readonly droppedLinksCount = 0
   private outcome: { readonly status: ReadableSpan["status"]; readonly attributes: Attributes; readonly events: Array<TimedEvent> } | undefined
-  constructor(readonly span: LeafSpan, readonly ended_: Ended) {}
+  private context: LeafSpanContext | undefined = undefined
+  constructor(
+    readonly span: LeafSpan,
+    private readonly end: bigint,
+    private readonly exit: Exit.Exit<unknown, unknown>
+  ) {}
   get name(): string {
     return this.span.name
   }
   spanContext(): SpanContext {
-    return new LeafSpanContext(this.span)
+    return this.context ??= new LeafSpanContext(this.span)
   }
   get parentSpanContext(): SpanContext {
     return spanContextOf(this.span.parentSpan)
   }
   get startTime(): HrTime {
-    return hrTime(this.ended_.startTime)
+    return hrTime(this.span.startTime)
   }
   get endTime(): HrTime {
-    return hrTime(this.ended_.endTime)
+    return hrTime(this.end)
   }
   get duration(): HrTime {
-    const nanos = this.ended_.endTime - this.ended_.startTime
+    const nanos = this.end - this.span.startTime
     return hrTime(nanos < 0 ? BigInt(0) : nanos)
   }
   get status(): ReadableSpan["status"] {
@@ -251,7 +263,7 @@ class LeafSpanRecord implements ReadableSpan {
     if (span.extra !== undefined) for (const [key, value] of span.extra) attributes[key] = attributeValue(value)
     const events = span.events === undefined ? [] : span.events.slice()
     let status: ReadableSpan["status"] = { code: SpanStatusCode.OK }
-    const exit = this.ended_.exit
+    const exit = this.exit
     if (exit._tag === "Failure") {
       // interruption is not an error; a failure records its first error as an exception event
       if (Cause.isInterruptedOnly(exit.cause)) {
