@@ -15,6 +15,8 @@ import {
   TraceIdRatioBasedSampler
 } from "@opentelemetry/sdk-trace-base"
 import { describe, expect, it } from "@effect/vitest"
+import { context, trace } from "@opentelemetry/api"
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -310,6 +312,29 @@ describe("leaf spans through span slots", () => {
       expect((yield* recorded(new TraceIdRatioBasedSampler(1), undefined)).length).toBe(3)
     })
   })
+
+  it.scopedLive("with an OpenTelemetry context manager, OpenTelemetry code in a leaf sees the leaf's span as active", () =>
+    Effect.gen(function*() {
+      yield* Effect.acquireRelease(
+        Effect.sync(() => context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())),
+        () => Effect.sync(() => context.disable())
+      )
+      // built after the context manager is registered, so the tracer makes spans active around fiber steps
+      const tracer = slotTracer()
+      const seen: Array<string | undefined> = []
+      const leaf = (name: string) =>
+        Operation.leaf(
+          name,
+          Effect.zipRight(Effect.sleep("1 millis"), Effect.sync(() => seen.push(trace.getActiveSpan()?.spanContext().spanId)))
+        )
+      const tree = Operation.parallel("root", [leaf("a"), leaf("b"), leaf("c")], { concurrency: 2 })
+      const spans = yield* withLeafSpans(Operation.runReport(tree)).pipe(
+        Effect.zipRight(Effect.sync(() => tracer.spans())),
+        Effect.provide(tracer.layer)
+      )
+      const leafIds = ["root/a", "root/b", "root/c"].map((path) => byName(spans, path).spanContext().spanId)
+      expect([...seen].sort()).toEqual([...leafIds].sort())
+    }))
 
   it.effect("a tracer without a leaf span factory (Effect's own, a user's) gets the regular spans", () => {
     const regular = inMemoryTracer()
