@@ -336,6 +336,80 @@ describe("leaf spans through span slots", () => {
       expect([...seen].sort()).toEqual([...leafIds].sort())
     }))
 
+  it.effect("random trees: spans through slots are the regular path's spans (30 seeded trees)", () => {
+    // a small seeded generator (mulberry32), so a failure names a reproducible tree
+    const random = (seed: number) => () => {
+      seed = (seed + 0x6d2b79f5) | 0
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+    }
+    const makeTree = (next: () => number) => {
+      let leaves = 0
+      const node = (name: string, depth: number): Operation.Any => {
+        if (depth >= 3 || next() < 0.45) {
+          const ms = Math.floor(next() * 5)
+          const fails = next() < 0.15
+          const body = Effect.zipRight(
+            Effect.sleep(`${ms} millis`),
+            fails ? Effect.fail(new Error(`${name} failed`)) : Effect.withSpan(Effect.void, `${name}.inner`)
+          )
+          leaves++
+          let leaf: Operation.Any = Operation.leaf(name, body)
+          if (next() < 0.15) leaf = leaf.pipe(Operation.withTimeout("2 millis")) as Operation.Any
+          return leaf
+        }
+        const children = Array.from({ length: 1 + Math.floor(next() * 3) }, (_, i) => node(`${name}${i}`, depth + 1))
+        const failure = next() < 0.5 ? "fail-fast" as const : "best-effort" as const
+        const span = next() < 0.2 ? false : undefined
+        const group = next() < 0.5
+          ? Operation.parallel(name, children, { concurrency: 1 + Math.floor(next() * 3), failure, span })
+          : Operation.sequence(name, children, { failure, span })
+        return next() < 0.1 ? group.pipe(Operation.withTimeout("4 millis")) as Operation.Any : group
+      }
+      const tree = node("t", 0)
+      return { tree, leaves }
+    }
+    const shape = (spans: ReadonlyArray<ReadableSpan>) =>
+      spans.map((span) => ({
+        name: span.name,
+        parent: parentName(spans, span),
+        code: span.status.code,
+        interrupted: span.attributes["status.interrupted"] === true,
+        events: span.events.map((event) => event.name)
+      })).sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
+    const run = (tree: Operation.Any, tracing: { layer: Layer.Layer<never>; spans: () => ReadonlyArray<ReadableSpan> }) =>
+      Effect.gen(function*() {
+        // the generated leaves need nothing from the environment
+        const report = Operation.runReport(tree as Operation.Operation<unknown, unknown, never>)
+        const fiber = yield* Effect.fork(withLeafSpans(report))
+        yield* TestClock.adjust("40 millis")
+        yield* Fiber.join(fiber)
+        return shape(tracing.spans())
+      }).pipe(Effect.provide(tracing.layer))
+    return Effect.gen(function*() {
+      let leaves = 0
+      const seen = { failed: 0, interrupted: 0, inner: 0 }
+      for (let seed = 1; seed <= 30; seed++) {
+        const generated = makeTree(random(seed))
+        leaves += generated.leaves
+        const viaSlots = yield* run(generated.tree, slotTracer())
+        const viaUseSpan = yield* run(generated.tree, inMemoryTracer())
+        expect({ seed, spans: viaSlots }).toEqual({ seed, spans: viaUseSpan })
+        for (const span of viaSlots) {
+          if (span.code === 2) seen.failed++
+          if (span.interrupted) seen.interrupted++
+          if (span.name.endsWith(".inner")) seen.inner++
+        }
+      }
+      // the trees exercised what they are for: many leaves, failures, interruptions, spans inside leaves
+      expect(leaves).toBeGreaterThan(60)
+      expect(seen.failed).toBeGreaterThan(5)
+      expect(seen.interrupted).toBeGreaterThan(3)
+      expect(seen.inner).toBeGreaterThan(30)
+    })
+  })
+
   it.effect("a tracer without a leaf span factory (Effect's own, a user's) gets the regular spans", () => {
     const regular = inMemoryTracer()
     const current: Array<Tracer.AnySpan> = []
