@@ -18,6 +18,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { context, trace } from "@opentelemetry/api"
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -54,6 +55,15 @@ const parentName = (spans: ReadonlyArray<ReadableSpan>, span: ReadableSpan): str
   spans.find((s) => s.spanContext().spanId === span.parentSpanContext?.spanId)?.name
 
 const withLeafSpans = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.provideService(effect, Operation.LeafSpans, true)
+
+/** Runs `effect` (a tree run) in a fiber while the TestClock moves `advance` ahead; returns its result. */
+const advancing = <A, E, R>(effect: Effect.Effect<A, E, R>, advance: Duration.DurationInput) =>
+  Effect.gen(function*() {
+    const fiber = yield* Effect.fork(effect)
+    yield* Effect.yieldNow()
+    yield* TestClock.adjust(advance)
+    return yield* Fiber.join(fiber)
+  })
 
 describe("leaf spans through span slots", () => {
   it.effect("each leaf of a parallel group and of a sequence is a span under its group, as the SDK makes them", () => {
@@ -123,11 +133,7 @@ describe("leaf spans through span slots", () => {
       concurrency: 2
     })
     return Effect.gen(function*() {
-      const fiber = yield* Effect.fork(withLeafSpans(Operation.runReport(tree)))
-      // TestClock: let both leaves sleep, then run their clocks on
-      yield* Effect.yieldNow()
-      yield* TestClock.adjust("1 second")
-      const report = yield* Fiber.join(fiber)
+      const report = yield* advancing(withLeafSpans(Operation.runReport(tree)), "1 second")
       expect(Exit.isSuccess(report.exit)).toBe(true)
       const spans = tracer.spans()
       for (const [n, name] of [[1, "one"], [2, "two"]] as const) {
@@ -173,12 +179,10 @@ describe("leaf spans through span slots", () => {
       })).sort((a, b) => a.name < b.name ? -1 : 1)
     const run = (layer: Layer.Layer<never>, spans: () => ReadonlyArray<ReadableSpan>) =>
       Effect.gen(function*() {
-        const fiber = yield* Effect.fork(
-          withLeafSpans(Operation.runReport(tree())).pipe(Effect.annotateSpans("tenant", "t-1"))
+        const report = yield* advancing(
+          withLeafSpans(Operation.runReport(tree())).pipe(Effect.annotateSpans("tenant", "t-1")),
+          "1 second"
         )
-        yield* Effect.yieldNow()
-        yield* TestClock.adjust("1 second")
-        const report = yield* Fiber.join(fiber)
         expect(Exit.isFailure(report.exit)).toBe(true)
         return shape(spans())
       }).pipe(Effect.provide(layer))
@@ -237,10 +241,7 @@ describe("leaf spans through span slots", () => {
       Operation.leaf("next", Effect.withSpan(Effect.void, "inside-next"))
     ], { failure: "best-effort" })
     return Effect.gen(function*() {
-      const fiber = yield* Effect.fork(withLeafSpans(Operation.runReport(tree)))
-      yield* Effect.yieldNow()
-      yield* TestClock.adjust("2 seconds")
-      const report = yield* Fiber.join(fiber)
+      const report = yield* advancing(withLeafSpans(Operation.runReport(tree)), "2 seconds")
       expect(Exit.isFailure(report.exit)).toBe(true)
       const spans = tracer.spans()
       expect(parentName(spans, byName(spans, "outer/inner/slow"))).toBe("outer")
@@ -382,9 +383,7 @@ describe("leaf spans through span slots", () => {
       Effect.gen(function*() {
         // the generated leaves need nothing from the environment
         const report = Operation.runReport(tree as Operation.Operation<unknown, unknown, never>)
-        const fiber = yield* Effect.fork(withLeafSpans(report))
-        yield* TestClock.adjust("40 millis")
-        yield* Fiber.join(fiber)
+        yield* advancing(withLeafSpans(report), "40 millis")
         return shape(tracing.spans())
       }).pipe(Effect.provide(tracing.layer))
     return Effect.gen(function*() {
