@@ -13,6 +13,7 @@
  *    telemetry costs a program that already makes its spans                                  — informational
  * 4. full spans with a batch queue that holds the whole burst (OTEL_BSP_MAX_QUEUE_SIZE=131072), so every
  *    span is serialized and sent: the cost of exporting 100,000 spans                          — informational
+ * 5. the same over http/protobuf instead of JSON                                               — informational
  * Spans the batch queue could not hold (the SDK's default queue is 2,048 spans, OTEL_BSP_MAX_QUEUE_SIZE)
  * are dropped and counted; the count is printed with each row.
  */
@@ -34,7 +35,7 @@ const tree = Operation.parallel("root", Array.from({ length: N }, (_, i) => Oper
   concurrency: CONCURRENCY
 })
 
-/** A collector stand-in: reads each export request and answers 200 `{}`. */
+/** A collector stand-in: reads each export request and answers 200 (`{}` to JSON, an empty body to protobuf). */
 const startReceiver = () =>
   new Promise<{ url: string; received: () => number; close: () => Promise<void> }>((resolve) => {
     let bytes = 0
@@ -42,7 +43,13 @@ const startReceiver = () =>
       request.on("data", (chunk: Buffer) => {
         bytes += chunk.length
       })
-      request.on("end", () => response.writeHead(200, { "content-type": "application/json" }).end("{}"))
+      request.on("end", () => {
+        if (request.headers["content-type"]?.startsWith("application/x-protobuf") === true) {
+          response.writeHead(200, { "content-type": "application/x-protobuf" }).end()
+        } else {
+          response.writeHead(200, { "content-type": "application/json" }).end("{}")
+        }
+      })
     })
     server.listen(0, "127.0.0.1", () => {
       const { port } = server.address() as AddressInfo
@@ -65,8 +72,8 @@ const offWithLeafSpans = () => Effect.provideService(Operation.runReport(tree), 
  * Telemetry built once (as a program does at start), then each timed run is the tree plus a flush, so the
  * export of its spans is part of the time.
  */
-const telemetryOn = (url: string, leafSpans: boolean) => {
-  const runtime = ManagedRuntime.make(Telemetry.layerWith({ traces: { url }, leafSpans, logFormat: "default" }))
+const telemetryOn = (url: string, leafSpans: boolean, protocol: "http/json" | "http/protobuf" = "http/json") => {
+  const runtime = ManagedRuntime.make(Telemetry.layerWith({ traces: { url, protocol }, leafSpans, logFormat: "default" }))
   let droppedBefore = 0
   const run = (dropped: { count: number }) =>
     Effect.promise(() =>
@@ -154,8 +161,16 @@ export const main = async (): Promise<void> => {
       undefined
     )
     await everything.dispose()
+    const protobuf = telemetryOn(receiver.url, true, "http/protobuf")
+    await compare(
+      "100k leaves, ×64, OTLP traces, full spans, every span exported over http/protobuf vs telemetry off",
+      off,
+      protobuf.run,
+      undefined
+    )
+    await protobuf.dispose()
   })
-  process.stdout.write(`  receiver got ${(receiver.received() / 1e6).toFixed(1)} MB of OTLP/JSON\n`)
+  process.stdout.write(`  receiver got ${(receiver.received() / 1e6).toFixed(1)} MB of OTLP\n`)
   await receiver.close()
 }
 

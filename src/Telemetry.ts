@@ -11,6 +11,7 @@
  * | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | full URL for traces (wins over the base) |
  * | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | full URL for metrics over OTLP (wins over the base) |
  * | `OTEL_EXPORTER_OTLP_HEADERS` | `key=value,key2=value2` sent with every export |
+ * | `OTEL_EXPORTER_OTLP_PROTOCOL` | `http/json` (default) or `http/protobuf`, for traces and metrics; `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` and `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` set one signal (`grpc` is not supported) |
  * | `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds per span export, retries included (default 10000) |
  * | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (default), `parentbased_always_off`, `parentbased_traceidratio`; the ratio in [0, 1] (default 1) |
  * | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds between OTLP metric exports (default 60000) |
@@ -21,7 +22,7 @@
  *
  * With none of them set the layer exports nothing and starts nothing: Effect's built-in tracer keeps
  * running as it always does, and nothing is sent anywhere. A malformed setting (an endpoint that is not
- * an http(s) URL, an unknown sampler, a ratio outside [0, 1], a bad port) fails the layer with a
+ * an http(s) URL, an unknown sampler, a ratio outside [0, 1], a bad port, an unknown protocol) fails the layer with a
  * `ConfigError` naming the variable. An unreachable collector never fails the program: failed exports
  * drop their spans and count them in `effect_loom.telemetry.dropped_spans`.
  *

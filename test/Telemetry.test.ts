@@ -309,6 +309,30 @@ describe("Telemetry", () => {
       expect(compensations!.points.some((p) => p.attributes.saga === "order" && p.value >= 1)).toBe(true)
     }))
 
+  it.scopedLive("OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf: spans and metrics are sent as protobuf; a per-signal setting wins", () =>
+    Effect.gen(function*() {
+      const receiver = yield* otlpReceiver
+      const run = (settings: Record<string, string>) =>
+        Effect.gen(function*() {
+          yield* orderSaga
+        }).pipe(
+          Effect.provide(Telemetry.layer),
+          Effect.withConfigProvider(env({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...settings }))
+        )
+      const contentTypes = (path: string) => [...new Set(receiver.requests.filter((r) => r.path === path).map((r) => r.contentType))]
+      yield* run({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf" })
+      expect(receiver.errors).toEqual([])
+      expect(contentTypes("/v1/traces")).toEqual(["application/x-protobuf"])
+      expect(contentTypes("/v1/metrics")).toEqual(["application/x-protobuf"])
+      // the protobuf spans decode to the same tree
+      const saga = byName(receiver.spans, "order.saga")
+      expect(receiver.spans.filter((s) => s.parentSpanId === saga.spanId).length).toBeGreaterThan(0)
+      receiver.requests.length = 0
+      yield* run({ OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf", OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/json" })
+      expect(contentTypes("/v1/traces")).toEqual(["application/json"])
+      expect(contentTypes("/v1/metrics")).toEqual(["application/x-protobuf"])
+    }))
+
   it.scopedLive("the always_off sampler exports no spans, and the program runs as usual", () =>
     Effect.gen(function*() {
       const receiver = yield* otlpReceiver
@@ -424,7 +448,10 @@ describe("Telemetry", () => {
         [{ OTEL_EXPORTER_PROMETHEUS_PORT: "ninety" }, "OTEL_EXPORTER_PROMETHEUS_PORT"],
         [{ OTEL_EXPORTER_OTLP_HEADERS: "novalue" }, "OTEL_EXPORTER_OTLP_HEADERS"],
         [{ OTEL_SDK_DISABLED: "perhaps" }, "OTEL_SDK_DISABLED"],
-        [{ EFFECT_LOOM_LEAF_SPANS: "sometimes" }, "EFFECT_LOOM_LEAF_SPANS"]
+        [{ EFFECT_LOOM_LEAF_SPANS: "sometimes" }, "EFFECT_LOOM_LEAF_SPANS"],
+        [{ OTEL_EXPORTER_OTLP_PROTOCOL: "grpc" }, "OTEL_EXPORTER_OTLP_PROTOCOL"],
+        [{ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "http/xml" }, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"],
+        [{ OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "protobuf" }, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"]
       ]
       for (const [entries, variable] of cases) {
         const exit = yield* Effect.exit(

@@ -10,6 +10,7 @@ import {
   TraceFlags
 } from "@opentelemetry/api"
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
+import { OTLPTraceExporter as OTLPProtobufTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus"
 import type { MetricReader } from "@opentelemetry/sdk-metrics"
 import {
@@ -63,6 +64,12 @@ export const samplerNames = [
 /** @internal */
 export type SamplerName = typeof samplerNames[number]
 
+/** The OTLP/HTTP encodings (`OTEL_EXPORTER_OTLP_PROTOCOL`); `grpc` is not supported. @internal */
+export const protocols = ["http/json", "http/protobuf"] as const
+
+/** @internal */
+export type Protocol = typeof protocols[number]
+
 /** @internal */
 export interface Options {
   /** Turns every exporter off (`OTEL_SDK_DISABLED`). */
@@ -71,12 +78,14 @@ export interface Options {
   readonly serviceName?: string | undefined
   /** `service.version` of the resource. */
   readonly serviceVersion?: string | undefined
-  /** Export spans over OTLP/HTTP (JSON) to `url` through a batch span processor. */
+  /** Export spans over OTLP/HTTP to `url` through a batch span processor. */
   readonly traces?: {
     readonly url: string
     readonly headers?: Readonly<Record<string, string>> | undefined
     /** Per export, retries included (default 10 seconds). */
     readonly timeout?: Duration.DurationInput | undefined
+    /** `http/json` (default) or `http/protobuf` (smaller, and cheaper to encode). */
+    readonly protocol?: Protocol | undefined
   } | undefined
   /** Default `parentbased_always_on`. */
   readonly sampler?: SamplerName | undefined
@@ -84,11 +93,13 @@ export interface Options {
   readonly samplerRatio?: number | undefined
   /** Serve `GET /metrics` in the Prometheus text format on `port` (0 picks a free port). */
   readonly prometheus?: { readonly port: number; readonly host?: string | undefined } | undefined
-  /** Push every Effect metric over OTLP/HTTP (JSON) to `url` every `interval` (default 60 seconds). */
+  /** Push every Effect metric over OTLP/HTTP to `url` every `interval` (default 60 seconds). */
   readonly otlpMetrics?: {
     readonly url: string
     readonly headers?: Readonly<Record<string, string>> | undefined
     readonly interval?: Duration.DurationInput | undefined
+    /** `http/json` (default) or `http/protobuf`. */
+    readonly protocol?: Protocol | undefined
   } | undefined
   /** `json`: one JSON object per line with `trace_id` and `span_id`; default `json` when anything is exported. */
   readonly logFormat?: "json" | "default" | undefined
@@ -117,6 +128,16 @@ const checkPort = (name: string, value: number): Either.Either<number, ConfigErr
     ? Either.right(value)
     : Either.left(invalid(name, `Expected a port number between 0 and 65535 but received ${value}`))
 
+const checkProtocol = (name: string, value: string): Either.Either<Protocol, ConfigError.ConfigError> =>
+  (protocols as ReadonlyArray<string>).includes(value)
+    ? Either.right(value as Protocol)
+    : Either.left(invalid(
+      name,
+      value === "grpc"
+        ? "OTLP over gRPC is not supported; use http/protobuf or http/json"
+        : `Expected one of (${protocols.join(", ")}) but received ${JSON.stringify(value)}`
+    ))
+
 const checkRatio = (name: string, value: number): Either.Either<number, ConfigError.ConfigError> =>
   Number.isFinite(value) && value >= 0 && value <= 1
     ? Either.right(value)
@@ -140,6 +161,8 @@ const parseHeaders = (name: string, value: string): Either.Either<Record<string,
 
 const url = (name: string) => Config.string(name).pipe(Config.mapOrFail((s) => checkUrl(name, s)), Config.option)
 const optional = <A>(config: Config.Config<A>) => Config.option(config)
+const protocol = (name: string) =>
+  Config.string(name).pipe(Config.mapOrFail((s) => checkProtocol(name, s)), Config.option)
 
 /** Joins a base OTLP endpoint and a signal path the way the OTLP exporter specification says. */
 const signalUrl = (base: string, path: string) => `${base.endsWith("/") ? base : `${base}/`}${path}`
@@ -156,6 +179,9 @@ export const config: Config.Config<Options> = Config.all({
   endpoint: url("OTEL_EXPORTER_OTLP_ENDPOINT"),
   tracesEndpoint: url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
   metricsEndpoint: url("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"),
+  protocol: protocol("OTEL_EXPORTER_OTLP_PROTOCOL"),
+  tracesProtocol: protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+  metricsProtocol: protocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"),
   headers: optional(
     Config.string("OTEL_EXPORTER_OTLP_HEADERS").pipe(
       Config.mapOrFail((s) => parseHeaders("OTEL_EXPORTER_OTLP_HEADERS", s))
@@ -194,7 +220,8 @@ export const config: Config.Config<Options> = Config.all({
     traces: Option.getOrUndefined(Option.map(traces, (url) => ({
       url,
       headers,
-      timeout: Option.getOrUndefined(Option.map(env.timeout, Duration.millis))
+      timeout: Option.getOrUndefined(Option.map(env.timeout, Duration.millis)),
+      protocol: Option.getOrUndefined(Option.orElse(env.tracesProtocol, () => env.protocol))
     }))),
     sampler: Option.getOrUndefined(env.sampler),
     samplerRatio: Option.getOrUndefined(env.samplerArg),
@@ -205,7 +232,8 @@ export const config: Config.Config<Options> = Config.all({
     otlpMetrics: Option.getOrUndefined(Option.map(metrics, (url) => ({
       url,
       headers,
-      interval: Option.getOrUndefined(Option.map(env.metricInterval, Duration.millis))
+      interval: Option.getOrUndefined(Option.map(env.metricInterval, Duration.millis)),
+      protocol: Option.getOrUndefined(Option.orElse(env.metricsProtocol, () => env.protocol))
     }))),
     logFormat: Option.getOrUndefined(env.logFormat),
     leafSpans: env.leafSpans
@@ -219,6 +247,10 @@ const validate = (options: Options): Effect.Effect<Options, ConfigError.ConfigEr
     if (options.otlpMetrics !== undefined) yield* checkUrl("otlpMetrics.url", options.otlpMetrics.url)
     if (options.prometheus !== undefined) yield* checkPort("prometheus.port", options.prometheus.port)
     if (options.samplerRatio !== undefined) yield* checkRatio("samplerRatio", options.samplerRatio)
+    if (options.traces?.protocol !== undefined) yield* checkProtocol("traces.protocol", options.traces.protocol)
+    if (options.otlpMetrics?.protocol !== undefined) {
+      yield* checkProtocol("otlpMetrics.protocol", options.otlpMetrics.protocol)
+    }
     if (options.sampler !== undefined && !(samplerNames as ReadonlyArray<string>).includes(options.sampler)) {
       return yield* Effect.fail(invalid("sampler", `Expected one of (${samplerNames.join(", ")}) but received ${options.sampler}`))
     }
@@ -331,6 +363,16 @@ class CountingProcessor implements SpanProcessor {
   shutdown(): Promise<void> {
     return this.inner.shutdown().then(() => this.accounting.reconcile())
   }
+}
+
+/** The OTLP/HTTP span exporter for the configured encoding. */
+const traceExporter = (traces: NonNullable<Options["traces"]>): SpanExporter => {
+  const config = {
+    url: traces.url,
+    headers: { ...traces.headers },
+    timeoutMillis: Duration.toMillis(traces.timeout ?? Duration.seconds(10))
+  }
+  return traces.protocol === "http/protobuf" ? new OTLPProtobufTraceExporter(config) : new OTLPTraceExporter(config)
 }
 
 // --- the service -----------------------------------------------------------------------------------------
@@ -453,11 +495,7 @@ export const layerWith = (
     const processor = traces === undefined ? undefined : new CountingProcessor(
       new BatchSpanProcessor(
         new CountingExporter(
-          new OTLPTraceExporter({
-            url: traces.url,
-            headers: { ...traces.headers },
-            timeoutMillis: Duration.toMillis(traces.timeout ?? Duration.seconds(10))
-          }),
+          traceExporter(traces),
           accounting,
           exportConcurrency
         )
@@ -490,7 +528,10 @@ export const layerWith = (
       headers: { ...otlpMetrics.headers },
       exportInterval: otlpMetrics.interval ?? Duration.seconds(60),
       shutdownTimeout
-    }).pipe(Layer.provide(FetchHttpClient.layer), Layer.provide(OtlpSerialization.layerJson))
+    }).pipe(
+      Layer.provide(FetchHttpClient.layer),
+      Layer.provide(otlpMetrics.protocol === "http/protobuf" ? OtlpSerialization.layerProtobuf : OtlpSerialization.layerJson)
+    )
 
     const flush = processor === undefined ? Effect.void : Effect.promise(() => processor.forceFlush().catch(() => undefined)).pipe(
       Effect.timeoutOption(shutdownTimeout),

@@ -288,8 +288,9 @@ export const otlpReceiver = Effect.acquireRelease(
         const body = request.headers["content-encoding"] === "gzip" ? gunzipSync(raw) : raw
         try {
           if (contentType.startsWith("application/x-protobuf")) {
-            if (path !== "/v1/traces") throw new Error(`protobuf decoding is implemented for traces only, got ${path}`)
-            spans.push(...decodeProtobufTraces(body))
+            // protobuf metrics are accepted (and listed in `requests`) but not decoded
+            if (path === "/v1/traces") spans.push(...decodeProtobufTraces(body))
+            else if (path !== "/v1/metrics") throw new Error(`unexpected path ${path}`)
             response.writeHead(200, { "content-type": "application/x-protobuf" }).end()
           } else {
             const json = JSON.parse(body.toString("utf8")) as Json
