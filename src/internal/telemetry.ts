@@ -70,6 +70,14 @@ export const protocols = ["http/json", "http/protobuf"] as const
 /** @internal */
 export type Protocol = typeof protocols[number]
 
+/** Where and how one signal is sent over OTLP/HTTP. @internal */
+export interface OtlpTarget {
+  readonly url: string
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** `http/json` (default) or `http/protobuf` (smaller requests). */
+  readonly protocol?: Protocol | undefined
+}
+
 /** @internal */
 export interface Options {
   /** Turns every exporter off (`OTEL_SDK_DISABLED`). */
@@ -79,13 +87,9 @@ export interface Options {
   /** `service.version` of the resource. */
   readonly serviceVersion?: string | undefined
   /** Export spans over OTLP/HTTP to `url` through a batch span processor. */
-  readonly traces?: {
-    readonly url: string
-    readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly traces?: OtlpTarget & {
     /** Per export, retries included (default 10 seconds). */
     readonly timeout?: Duration.DurationInput | undefined
-    /** `http/json` (default) or `http/protobuf` (smaller, and cheaper to encode). */
-    readonly protocol?: Protocol | undefined
   } | undefined
   /** Default `parentbased_always_on`. */
   readonly sampler?: SamplerName | undefined
@@ -94,12 +98,8 @@ export interface Options {
   /** Serve `GET /metrics` in the Prometheus text format on `port` (0 picks a free port). */
   readonly prometheus?: { readonly port: number; readonly host?: string | undefined } | undefined
   /** Push every Effect metric over OTLP/HTTP to `url` every `interval` (default 60 seconds). */
-  readonly otlpMetrics?: {
-    readonly url: string
-    readonly headers?: Readonly<Record<string, string>> | undefined
+  readonly otlpMetrics?: OtlpTarget & {
     readonly interval?: Duration.DurationInput | undefined
-    /** `http/json` (default) or `http/protobuf`. */
-    readonly protocol?: Protocol | undefined
   } | undefined
   /** `json`: one JSON object per line with `trace_id` and `span_id`; default `json` when anything is exported. */
   readonly logFormat?: "json" | "default" | undefined
@@ -210,18 +210,23 @@ export const config: Config.Config<Options> = Config.all({
   logFormat: optional(Config.literal("json", "default")("EFFECT_LOOM_LOG_FORMAT")),
   leafSpans: Config.boolean("EFFECT_LOOM_LEAF_SPANS").pipe(Config.withDefault(false))
 }).pipe(Config.map((env): Options => {
-  const headers = Option.getOrUndefined(env.headers)
-  const traces = Option.orElse(env.tracesEndpoint, () => Option.map(env.endpoint, (base) => signalUrl(base, "v1/traces")))
-  const metrics = Option.orElse(env.metricsEndpoint, () => Option.map(env.endpoint, (base) => signalUrl(base, "v1/metrics")))
+  /** A signal's own endpoint and protocol win over the shared ones; headers are shared. */
+  const target = (endpoint: Option.Option<string>, path: string, protocol: Option.Option<Protocol>) =>
+    Option.map(
+      Option.orElse(endpoint, () => Option.map(env.endpoint, (base) => signalUrl(base, path))),
+      (url): OtlpTarget => ({
+        url,
+        headers: Option.getOrUndefined(env.headers),
+        protocol: Option.getOrUndefined(Option.orElse(protocol, () => env.protocol))
+      })
+    )
   return {
     disabled: env.disabled,
     serviceName: Option.getOrUndefined(env.serviceName),
     serviceVersion: Option.getOrUndefined(env.serviceVersion),
-    traces: Option.getOrUndefined(Option.map(traces, (url) => ({
-      url,
-      headers,
-      timeout: Option.getOrUndefined(Option.map(env.timeout, Duration.millis)),
-      protocol: Option.getOrUndefined(Option.orElse(env.tracesProtocol, () => env.protocol))
+    traces: Option.getOrUndefined(Option.map(target(env.tracesEndpoint, "v1/traces", env.tracesProtocol), (traces) => ({
+      ...traces,
+      timeout: Option.getOrUndefined(Option.map(env.timeout, Duration.millis))
     }))),
     sampler: Option.getOrUndefined(env.sampler),
     samplerRatio: Option.getOrUndefined(env.samplerArg),
@@ -229,11 +234,9 @@ export const config: Config.Config<Options> = Config.all({
       port,
       host: Option.getOrUndefined(env.prometheusHost)
     }))),
-    otlpMetrics: Option.getOrUndefined(Option.map(metrics, (url) => ({
-      url,
-      headers,
-      interval: Option.getOrUndefined(Option.map(env.metricInterval, Duration.millis)),
-      protocol: Option.getOrUndefined(Option.orElse(env.metricsProtocol, () => env.protocol))
+    otlpMetrics: Option.getOrUndefined(Option.map(target(env.metricsEndpoint, "v1/metrics", env.metricsProtocol), (metrics) => ({
+      ...metrics,
+      interval: Option.getOrUndefined(Option.map(env.metricInterval, Duration.millis))
     }))),
     logFormat: Option.getOrUndefined(env.logFormat),
     leafSpans: env.leafSpans
