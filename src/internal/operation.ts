@@ -287,7 +287,8 @@ const runLeafOnSlot = (
   fast: FastSpans,
   slot: SpanSlot
 ): Effect.Effect<Exit.Exit<unknown, unknown>, never, unknown> => {
-  // a leaf nested in a leaf of the same fiber (not made by this module, but possible) takes the regular path
+  // A slot's leaves run one after another, so it is at its base here; should that ever not hold, the leaf
+  // takes the regular path rather than parent its span to another leaf.
   if (slot.current !== slot.base) return runLeafSpanned(ctx, id, effect)
   const path = pathOf(ctx.plan, id)
   const span = fast.factory.make(path, slot.base, fast.links, fast.clock.unsafeCurrentTimeNanos())

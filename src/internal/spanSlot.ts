@@ -89,12 +89,8 @@ export const liveSlot = (slot: SpanSlot): SpanSlot => {
   return live
 }
 
-/** The span a slot points at (through nested slots); any other span as it is. @internal */
-export const resolveSpan = (span: Tracer.AnySpan): Tracer.AnySpan => {
-  let resolved = span
-  while (resolved instanceof SpanSlot) resolved = resolved.current
-  return resolved
-}
+/** The span a slot points at (never itself a slot: see `base`); any other span as it is. @internal */
+export const resolveSpan = (span: Tracer.AnySpan): Tracer.AnySpan => span instanceof SpanSlot ? span.current : span
 
 /** @internal */
 export const resolveLinks = (links: ReadonlyArray<Tracer.SpanLink>): ReadonlyArray<Tracer.SpanLink> =>
@@ -109,7 +105,7 @@ interface FiberChildren {
 /**
  * The live children of a fiber (those `Effect.fork` attached to it). `effect`'s fiber keeps them in a
  * field; if a future version drops it, no leaf is ever seen leaving children, which only matters for
- * children that outlive their leaf (tested in test/Telemetry.test.ts).
+ * children that outlive their leaf (tested in test/LeafSpans.test.ts).
  */
 const childrenOf = (fiber: Fiber.RuntimeFiber<unknown, unknown>): ReadonlySet<unknown> | undefined =>
   (fiber as unknown as FiberChildren)._children ?? undefined
